@@ -1,0 +1,40 @@
+import { swagger } from '@elysiajs/swagger';
+import { Elysia } from 'elysia';
+import type { AppDeps } from './deps.ts';
+import { errorHandler } from './errors.ts';
+import { requestContext } from './plugins/request-context.ts';
+import { healthRoutes } from './routes/health.ts';
+import { menuRoutes } from './routes/menu.ts';
+import { ordersRoutes } from './routes/orders.ts';
+
+/** Builds the HTTP API without listening, so tests drive it with `app.handle(request)`. */
+export function createApp(deps: AppDeps) {
+  return new Elysia()
+    .use(errorHandler(deps.log))
+    .use(requestContext(deps.log))
+    .use(
+      swagger({
+        provider: 'swagger-ui',
+        path: '/docs',
+        documentation: {
+          openapi: '3.1.0',
+          info: {
+            title: 'Order service',
+            version: '0.1.0',
+            description:
+              'Place food orders from a seeded menu and follow them through payment. Every error is `{ "error": { "code", "message", "requestId" } }`.',
+          },
+          tags: [
+            { name: 'orders', description: 'Place and read orders' },
+            { name: 'menu', description: 'What can be ordered' },
+            { name: 'health', description: 'Liveness of the service and its dependencies' },
+          ],
+        },
+      }),
+    )
+    .use(menuRoutes(deps))
+    .use(ordersRoutes(deps))
+    .use(healthRoutes(deps));
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,57 @@
+import { Elysia, ValidationError } from 'elysia';
+import { AppError, DependencyUnavailable, RouteNotFound, ValidationFailed } from '../shared/errors.ts';
+import { isDatabaseUnreachable } from '../shared/db/connection-error.ts';
+import type { Logger } from '../shared/log.ts';
+import type { ErrorBody } from './models/error.ts';
+import { requestIdOf } from './plugins/request-context.ts';
+
+/** Validation of the path, query or headers is a malformed request (400); of the body, an unprocessable one (422). */
+function fromValidation(error: ValidationError): ValidationFailed {
+  const details = error.all.map((issue) => ({
+    field: 'path' in issue && issue.path ? issue.path : '/',
+    message: 'summary' in issue && issue.summary ? issue.summary : issue.message,
+  }));
+  const where = error.type === 'body' ? 'request body' : error.type;
+  const first = details[0];
+  const message = first ? `Invalid ${where}: ${first.field} ${first.message}` : `Invalid ${where}`;
+  return new ValidationFailed(message, details, error.type === 'body' ? 422 : 400);
+}
+
+/** Maps anything thrown in a request to an AppError, or null for a bug. */
+export function toAppError(code: string | number, error: unknown, request: Request, path: string): AppError | null {
+  // Elysia wraps whatever a body parser throws; our parser throws AppErrors.
+  const cause = code === 'PARSE' && error instanceof Error ? error.cause : undefined;
+  if (cause instanceof AppError) return cause;
+  if (error instanceof AppError) return error;
+  if (error instanceof ValidationError) return fromValidation(error);
+  if (code === 'PARSE') return new ValidationFailed('The request body could not be parsed', undefined, 400);
+  if (code === 'NOT_FOUND') return new RouteNotFound(request.method, path);
+  if (isDatabaseUnreachable(error)) return new DependencyUnavailable('PostgreSQL', error);
+  return null;
+}
+
+/**
+ * The only place that knows the HTTP error shape: every failure becomes
+ * `{ error: { code, message, requestId, details? } }` with its status; bugs are a 500 without a stack.
+ */
+export function errorHandler(log: Logger) {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, path, set }) => {
+    const requestId = requestIdOf(set);
+    const reqLog = log.child({ request_id: requestId });
+    const known = toAppError(code, error, request, path);
+    let body: ErrorBody;
+    if (known) {
+      set.status = known.status;
+      body = { error: { code: known.code, message: known.message, requestId } };
+      if (known.details !== undefined) body.error.details = known.details;
+      if (known.status >= 500) reqLog.error({ err: known.cause ?? known, code: known.code }, known.message);
+      else reqLog.info({ code: known.code, status: known.status }, known.message);
+    } else {
+      set.status = 500;
+      reqLog.error({ err: error }, 'unhandled error');
+      body = { error: { code: 'internal_error', message: 'Internal server error', requestId } };
+    }
+    set.headers['content-type'] = 'application/json; charset=utf-8';
+    return JSON.stringify(body);
+  });
+}

@@ -1,0 +1,90 @@
+import { Type } from '@sinclair/typebox';
+import { t } from 'elysia';
+
+export const MAX_QUANTITY = 50;
+export const MAX_LINES = 50;
+
+const EXAMPLE_ORDER_ID = '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11';
+
+// Integers are TypeBox's strict Integer: Elysia's t.Integer also accepts "2" as a string, and documents it so.
+export const OrderLineInput = t.Object({
+  menuItemId: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'An id from GET /menu' }),
+  quantity: Type.Integer({ minimum: 1, maximum: MAX_QUANTITY }),
+});
+
+export const PlaceOrderBody = t.Object(
+  {
+    items: t.Array(OrderLineInput, {
+      minItems: 1,
+      maxItems: MAX_LINES,
+      description: `Lines of the order. The same menuItemId twice is merged into one line; the merged quantity must stay within 1..${MAX_QUANTITY}.`,
+    }),
+    customerEmail: t.String({ format: 'email', maxLength: 254, description: 'Where the confirmation goes' }),
+  },
+  {
+    description: 'An order to place. Unknown fields are ignored.',
+    examples: [{ items: [{ menuItemId: 1, quantity: 2 }, { menuItemId: 12, quantity: 1 }], customerEmail: 'ada@example.com' }],
+  },
+);
+export type PlaceOrderBody = typeof PlaceOrderBody.static;
+
+export const PlaceOrderHeaders = t.Object({
+  'idempotency-key': t.Optional(
+    t.String({
+      description:
+        '1 to 255 visible ASCII characters. Retrying with the same key and body returns the original response instead of placing a second order; kept at least 24 hours.',
+    }),
+  ),
+});
+
+export const OrderItemView = t.Object({
+  menuItemId: Type.Integer(),
+  name: t.String(),
+  quantity: Type.Integer(),
+  unitPriceCents: Type.Integer({ description: 'Menu price when the order was placed, in cents' }),
+  lineTotalCents: Type.Integer(),
+});
+
+export const PaymentView = t.Object({
+  outcome: t.UnionEnum(['succeeded', 'failed']),
+  attempts: Type.Integer({ description: 'Gateway calls it took, retries included' }),
+  chargeId: t.Union([t.String(), t.Null()]),
+  failureReason: t.Union([t.String(), t.Null()]),
+  processedAt: t.String({ format: 'date-time' }),
+});
+
+export const OrderView = t.Object(
+  {
+    id: t.String({ format: 'uuid', description: 'UUIDv7: sorts by creation time' }),
+    status: t.UnionEnum(['processing', 'paid', 'payment_failed']),
+    customerEmail: t.String(),
+    items: t.Array(OrderItemView),
+    totalCents: Type.Integer({ description: 'Sum of the lines, computed by the server from menu prices' }),
+    createdAt: t.String({ format: 'date-time' }),
+    updatedAt: t.String({ format: 'date-time' }),
+    payment: t.Union([PaymentView, t.Null()], { description: 'null until the payment worker records an outcome' }),
+  },
+  {
+    description: 'An order with its lines and payment outcome',
+    examples: [
+      {
+        id: EXAMPLE_ORDER_ID,
+        status: 'processing',
+        customerEmail: 'ada@example.com',
+        items: [
+          { menuItemId: 1, name: 'Margherita Pizza', quantity: 2, unitPriceCents: 1250, lineTotalCents: 2500 },
+          { menuItemId: 12, name: 'Sparkling Lemonade', quantity: 1, unitPriceCents: 375, lineTotalCents: 375 },
+        ],
+        totalCents: 2875,
+        createdAt: '2026-11-25T12:00:00.000Z',
+        updatedAt: '2026-11-25T12:00:00.000Z',
+        payment: null,
+      },
+    ],
+  },
+);
+export type OrderView = typeof OrderView.static;
+
+export const OrderIdParams = t.Object({
+  id: t.String({ format: 'uuid', description: `The order id returned by POST /orders, e.g. ${EXAMPLE_ORDER_ID}` }),
+});

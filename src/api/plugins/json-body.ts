@@ -1,0 +1,46 @@
+import { Elysia } from 'elysia';
+import { MalformedJson, PayloadTooLarge, UnsupportedMediaType } from '../../shared/errors.ts';
+
+function isJson(contentType: string) {
+  const mime = contentType.toLowerCase().trim();
+  return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+/** Reads at most `limit` bytes, so a huge or endless (chunked) body never sits in memory whole. */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLarge(limit);
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw new PayloadTooLarge(limit);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Strict JSON body parser for every route that takes a body: 415 unless the body is declared
+ * JSON (a missing Content-Type included), 413 past `limitBytes`, 400 when it does not parse.
+ * Elysia wraps what a parser throws in a ParseError; src/api/errors.ts unwraps it.
+ */
+export function jsonBody(limitBytes: number) {
+  return new Elysia({ name: 'json-body' }).onParse({ as: 'global' }, async ({ request }, contentType) => {
+    if (!isJson(contentType)) throw new UnsupportedMediaType(request.headers.get('content-type'));
+    const bytes = await readLimited(request, limitBytes);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch (cause) {
+      throw new MalformedJson(cause);
+    }
+    if (text.trim() === '') throw new MalformedJson(new Error('empty body'));
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (cause) {
+      throw new MalformedJson(cause);
+    }
+  });
+}

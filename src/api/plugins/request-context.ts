@@ -1,0 +1,46 @@
+import { Elysia } from 'elysia';
+import type { Logger } from '../../shared/log.ts';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+// A client's id is echoed only when it cannot smuggle anything into logs or headers.
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function pickRequestId(incoming: string | null, generate: () => string = () => crypto.randomUUID()) {
+  return incoming && SANE_REQUEST_ID.test(incoming) ? incoming : generate();
+}
+
+/** The request id as the response will carry it; set in onRequest, so it exists even for errors raised before routing. */
+export function requestIdOf(set: { headers: Record<string, unknown> }): string {
+  return String(set.headers[REQUEST_ID_HEADER] ?? 'unknown');
+}
+
+/**
+ * Gives every request an id (the client's X-Request-ID if sane, else a UUID), echoes it on the
+ * response, hands handlers a child logger that stamps it on every line, and writes one access log line.
+ */
+export function requestContext(log: Logger) {
+  const started = new WeakMap<Request, number>();
+  return new Elysia({ name: 'request-context' })
+    .onRequest(({ request, set }) => {
+      started.set(request, performance.now());
+      set.headers[REQUEST_ID_HEADER] = pickRequestId(request.headers.get(REQUEST_ID_HEADER));
+    })
+    .resolve({ as: 'global' }, ({ set }) => {
+      const requestId = requestIdOf(set);
+      return { requestId, log: log.child({ request_id: requestId }) };
+    })
+    .onAfterResponse({ as: 'global' }, ({ request, set, path }) => {
+      const start = started.get(request);
+      log.info(
+        {
+          request_id: requestIdOf(set),
+          method: request.method,
+          path,
+          status: set.status,
+          duration_ms: start === undefined ? undefined : Math.round((performance.now() - start) * 100) / 100,
+        },
+        'request completed',
+      );
+    });
+}

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { Database, Tx } from '../../shared/db/client.ts';
+import { idempotencyKeys } from '../../shared/db/schema.ts';
+import { IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidIdempotencyKey } from '../../shared/errors.ts';
+import { errorCode } from '../../shared/db/connection-error.ts';
+
+// Visible ASCII only: the key is echoed into logs and compared byte for byte.
+const KEY_PATTERN = /^[\x21-\x7e]+$/;
+export const MAX_KEY_LENGTH = 255;
+
+// First half of the two-int advisory lock key, so our locks cannot collide with anyone else's.
+const LOCK_NAMESPACE = 7_240_002;
+
+/** Validates the Idempotency-Key header; undefined when the client sent none. */
+export function parseIdempotencyKey(raw: string | undefined | null): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (raw.length === 0 || raw.length > MAX_KEY_LENGTH) {
+    throw new InvalidIdempotencyKey(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters, got ${raw.length}`);
+  }
+  if (!KEY_PATTERN.test(raw)) throw new InvalidIdempotencyKey('Idempotency-Key may only contain visible ASCII characters');
+  return raw;
+}
+
+/** Stable digest of a (normalised) request, to tell "same request again" from "key reused for another request". */
+export function fingerprintOf(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}
+
+export interface IdempotentResponse<Body> {
+  status: number;
+  body: Body;
+  /** True when this is a stored response replayed for a repeated key. */
+  replayed: boolean;
+}
+
+export interface IdempotencyOptions {
+  key: string;
+  fingerprint: string;
+  ttlHours: number;
+  /** How long to wait for a concurrent request holding the same key before answering 409. */
+  waitMs: number;
+}
+
+/**
+ * Runs `execute` inside `tx` at most once per key (Stripe / IETF Idempotency-Key semantics).
+ *
+ * A transaction-scoped advisory lock on the key serialises requests that share it: the second
+ * one waits (up to `waitMs`) for the first to commit, then finds its stored response and replays it.
+ * Only successful responses are stored, in the same transaction as the work they describe, so a
+ * failed request leaves the key free for a corrected retry.
+ */
+export async function runIdempotent<Body>(
+  tx: Tx,
+  options: IdempotencyOptions,
+  execute: () => Promise<{ status: number; body: Body; orderId: string }>,
+): Promise<IdempotentResponse<Body>> {
+  const waitMs = Math.max(1, Math.floor(options.waitMs));
+  await tx.execute(sql.raw(`set local lock_timeout = ${waitMs}`));
+  await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${options.key}))`);
+  await tx.execute(sql`set local lock_timeout to default`);
+
+  const [stored] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.key, options.key),
+        sql`${idempotencyKeys.createdAt} > now() - make_interval(hours => ${options.ttlHours})`,
+      ),
+    );
+  if (stored) {
+    if (stored.requestFingerprint !== options.fingerprint) throw new IdempotencyKeyReused();
+    return { status: stored.responseStatus, body: stored.responseBody as Body, replayed: true };
+  }
+
+  const result = await execute();
+  await tx
+    .insert(idempotencyKeys)
+    .values({
+      key: options.key,
+      requestFingerprint: options.fingerprint,
+      responseStatus: result.status,
+      responseBody: result.body,
+      orderId: result.orderId,
+    })
+    // An expired row the purge has not removed yet is simply replaced.
+    .onConflictDoUpdate({
+      target: idempotencyKeys.key,
+      set: {
+        requestFingerprint: options.fingerprint,
+        responseStatus: result.status,
+        responseBody: result.body,
+        orderId: result.orderId,
+        createdAt: sql`now()`,
+      },
+    });
+  return { status: result.status, body: result.body, replayed: false };
+}
+
+/** Turns "gave up waiting for the lock" (55P03 lock_not_available) into the documented 409. */
+export function rethrowLockTimeout(error: unknown): never {
+  if (errorCode(error) === '55P03') throw new IdempotencyKeyInProgress();
+  throw error;
+}
+
+/** Deletes stored responses older than the retention period; returns how many it removed. */
+export async function purgeExpiredIdempotencyKeys(db: Database, ttlHours: number): Promise<number> {
+  const removed = await db
+    .delete(idempotencyKeys)
+    .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${ttlHours})`))
+    .returning({ key: idempotencyKeys.key });
+  return removed.length;
+}

@@ -1,0 +1,30 @@
+import type { Order, OrderItem, PaymentAttempt } from '../../shared/db/schema.ts';
+import type { OrderView } from '../models/order.ts';
+
+/** The one mapping from rows to the order's JSON shape, used by POST, GET and idempotent replays alike. */
+export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAttempt | null): OrderView {
+  return {
+    id: order.id,
+    status: order.status,
+    customerEmail: order.customerEmail,
+    items: items
+      .toSorted((a, b) => a.menuItemId - b.menuItemId)
+      .map((item) => ({
+        menuItemId: item.menuItemId,
+        name: item.name,
+        quantity: item.quantity,
+        unitPriceCents: item.unitPriceCents,
+        lineTotalCents: item.unitPriceCents * item.quantity,
+      })),
+    totalCents: order.totalCents,
+    createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
+    payment: payment && {
+      outcome: payment.outcome,
+      attempts: payment.attempts,
+      chargeId: payment.chargeId,
+      failureReason: payment.failureReason,
+      processedAt: payment.createdAt.toISOString(),
+    },
+  };
+}

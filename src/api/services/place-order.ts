@@ -1,0 +1,83 @@
+import { inArray } from 'drizzle-orm';
+import type { Database, Tx } from '../../shared/db/client.ts';
+import { menuItems, orderItems, orders } from '../../shared/db/schema.ts';
+import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../../shared/errors.ts';
+import { MAX_QUANTITY, type OrderView, type PlaceOrderBody } from '../models/order.ts';
+import { fingerprintOf, rethrowLockTimeout, runIdempotent, type IdempotentResponse } from './idempotency.ts';
+import { toOrderView } from './order-view.ts';
+
+export interface OrderLine {
+  menuItemId: number;
+  quantity: number;
+}
+
+/** The same menu item twice becomes one line with the summed quantity; lines come out sorted by menu item id. */
+export function mergeLines(items: readonly OrderLine[]): OrderLine[] {
+  const quantities = new Map<number, number>();
+  for (const { menuItemId, quantity } of items) {
+    quantities.set(menuItemId, (quantities.get(menuItemId) ?? 0) + quantity);
+  }
+  const merged = [...quantities].map(([menuItemId, quantity]) => ({ menuItemId, quantity }));
+  const tooMany = merged.filter((line) => line.quantity > MAX_QUANTITY);
+  if (tooMany.length > 0) {
+    throw new ValidationFailed(
+      `Merged quantity above ${MAX_QUANTITY} for menu item ${tooMany.map((line) => line.menuItemId).join(', ')}`,
+      tooMany.map((line) => ({ field: '/items', message: `menuItemId ${line.menuItemId}: total quantity ${line.quantity} > ${MAX_QUANTITY}` })),
+    );
+  }
+  return merged.toSorted((a, b) => a.menuItemId - b.menuItemId);
+}
+
+/** Writes the order and its lines, pricing every line from the menu as it is now. */
+async function createOrder(tx: Tx, lines: OrderLine[], customerEmail: string, requestId: string): Promise<OrderView> {
+  const ids = lines.map((line) => line.menuItemId);
+  const menu = await tx.select().from(menuItems).where(inArray(menuItems.id, ids));
+  const byId = new Map(menu.map((item) => [item.id, item]));
+
+  const unknown = ids.filter((id) => !byId.has(id));
+  if (unknown.length > 0) throw new MenuItemNotFound(unknown);
+  const unavailable = menu.filter((item) => !item.available);
+  if (unavailable.length > 0) throw new MenuItemUnavailable(unavailable);
+
+  const priced = lines.map((line) => {
+    const item = byId.get(line.menuItemId)!;
+    return { ...line, name: item.name, unitPriceCents: item.priceCents };
+  });
+  const totalCents = priced.reduce((sum, line) => sum + line.unitPriceCents * line.quantity, 0);
+
+  const [order] = await tx
+    .insert(orders)
+    .values({ id: Bun.randomUUIDv7(), customerEmail, totalCents, requestId })
+    .returning();
+  const items = await tx
+    .insert(orderItems)
+    .values(priced.map((line) => ({ ...line, orderId: order!.id })))
+    .returning();
+  return toOrderView(order!, items, null);
+}
+
+export interface PlaceOrderOptions {
+  requestId: string;
+  idempotency?: { key: string; ttlHours: number; waitMs: number };
+}
+
+/** Places an order in one transaction; with an idempotency key, at most once per key. */
+export async function placeOrder(
+  db: Database,
+  input: PlaceOrderBody,
+  { requestId, idempotency }: PlaceOrderOptions,
+): Promise<IdempotentResponse<OrderView>> {
+  const lines = mergeLines(input.items);
+  const create = async (tx: Tx) => {
+    const order = await createOrder(tx, lines, input.customerEmail, requestId);
+    return { status: 201, body: order, orderId: order.id };
+  };
+  if (!idempotency) {
+    const created = await db.transaction(create);
+    return { status: created.status, body: created.body, replayed: false };
+  }
+  const fingerprint = fingerprintOf({ customerEmail: input.customerEmail, lines });
+  return db
+    .transaction((tx) => runIdempotent(tx, { ...idempotency, fingerprint }, () => create(tx)))
+    .catch(rethrowLockTimeout);
+}

@@ -1,0 +1,58 @@
+/** Network-level failures: nothing answered, so the fix is to start or point at a PostgreSQL. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  // PostgreSQL is starting up, shutting down, or an admin ended our session.
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/**
+ * The driver's error code (`ECONNREFUSED`, SQLSTATE `55P03`, ...). drizzle wraps driver
+ * errors in a DrizzleQueryError, so the code may sit a few `cause`s deep.
+ */
+export function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; depth < 5; depth++) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    if ('code' in current && current.code !== undefined) return String(current.code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** True when the error means "PostgreSQL is not there right now", as opposed to a bad query. */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && UNREACHABLE_CODES.has(code);
+}
+
+/** The URL without its password, safe to print. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** What to do when nothing answers at DATABASE_URL, in one line a newcomer can act on. */
+export function unreachableDatabaseHint(error: unknown, url: string): string {
+  const reason = errorCode(error) ?? (error instanceof Error ? error.message : String(error));
+  return (
+    `Cannot reach PostgreSQL at ${redactUrl(url)} (${reason}). ` +
+    'Start one with `sudo pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` ' +
+    'or `docker compose up -d postgres redis`, or point DATABASE_URL at a running server.'
+  );
+}

@@ -1,0 +1,27 @@
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Says what we were waiting for when it times out. */
+  what?: string;
+}
+
+/**
+ * Polls `probe` until it returns something truthy (which is returned) or the deadline passes.
+ * Tests wait on a condition, never on a fixed sleep.
+ */
+export async function waitFor<T>(probe: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 20, what }: WaitOptions = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what ?? 'condition'}`, { cause: lastError });
+    }
+    await Bun.sleep(intervalMs);
+  }
+}
