@@ -1,9 +1,7 @@
 import type { Config } from '../shared/config.ts';
 import type { Database } from '../shared/db/client.ts';
+import type { HealthCheck } from '../shared/health.ts';
 import type { Logger } from '../shared/log.ts';
-
-/** Resolves when a dependency answers, rejects when it does not. */
-export type HealthCheck = () => Promise<unknown>;
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
@@ -11,4 +9,6 @@ export interface AppDeps {
   log: Logger;
   config: Pick<Config, 'bodyLimitBytes' | 'idempotencyKeyTtlHours' | 'idempotencyWaitMs'>;
   healthChecks: Record<string, HealthCheck>;
+  /** Told after an order commits, so its `orders.placed` event is published at once (see createOutboxRelay). */
+  outbox: { kick(): void };
 }

@@ -2,55 +2,71 @@ import { sql } from 'drizzle-orm';
 import { createDb } from '../shared/db/client.ts';
 import { seedMenu } from '../shared/db/seed.ts';
 import { createLogger } from '../shared/log.ts';
+import { createOutboxRelay } from '../shared/outbox.ts';
+import { startPeriodic } from '../shared/periodic.ts';
+import { reconcile } from '../shared/reconciler.ts';
+import { createRedis } from '../shared/redis.ts';
+import { closeRedis, exitGracefullyOnSignal } from '../shared/shutdown.ts';
 import { loadConfigOrExit, startOrExit } from '../shared/startup.ts';
 import { createApp } from './app.ts';
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 
-const PURGE_EVERY_MS = 60 * 60 * 1000;
-const SHUTDOWN_TIMEOUT_MS = 10_000;
-
 const config = loadConfigOrExit(Bun.env);
 const log = createLogger({ service: 'api', level: config.logLevel });
 const { db, close } = createDb(config.databaseUrl);
+// Redis being down at start-up is fine: orders are taken and wait in the outbox.
+const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumerName}`, log });
 
 const seeded = await startOrExit(config, () => seedMenu(db));
 if (seeded > 0) log.info({ items: seeded }, 'seeded the menu');
+
+const relay = createOutboxRelay({
+  db,
+  redis,
+  log,
+  streamPrefix: config.streamPrefix,
+  intervalMs: config.relayIntervalMs,
+  retentionMs: config.outboxRetentionMs,
+});
+const reconciler = startPeriodic(
+  'reconciler',
+  Math.max(100, Math.min(config.reconcileAfterMs / 2, 30_000)),
+  async () => {
+    const reemitted = await reconcile(db, { olderThanMs: config.reconcileAfterMs });
+    if (reemitted.orderPlaced + reemitted.paymentCompleted > 0) {
+      log.warn({ ...reemitted }, 're-emitted events for stalled orders');
+      relay.kick();
+    }
+  },
+  log,
+);
+const keyPurge = startPeriodic(
+  'idempotency key purge',
+  60 * 60 * 1000,
+  async () => {
+    const removed = await purgeExpiredIdempotencyKeys(db, config.idempotencyKeyTtlHours);
+    if (removed > 0) log.info({ removed }, 'purged expired idempotency keys');
+  },
+  log,
+);
 
 const app = createApp({
   db,
   log,
   config,
-  healthChecks: { postgres: () => db.execute(sql`select 1`) },
+  outbox: relay,
+  healthChecks: {
+    postgres: () => db.execute(sql`select 1`),
+    redis: () => redis.ping(),
+  },
 }).listen({ port: config.port, hostname: '0.0.0.0' });
 log.info({ port: app.server?.port, docs: `http://localhost:${app.server?.port}/docs` }, 'api listening');
+// Publish anything a previous run left in the outbox.
+relay.kick();
 
-const purge = async () => {
-  try {
-    const removed = await purgeExpiredIdempotencyKeys(db, config.idempotencyKeyTtlHours);
-    if (removed > 0) log.info({ removed }, 'purged expired idempotency keys');
-  } catch (err) {
-    // Not fatal: the rows only take space, and the next run retries.
-    log.warn({ err }, 'could not purge expired idempotency keys');
-  }
-};
-const purgeTimer = setInterval(purge, PURGE_EVERY_MS);
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down');
-  clearInterval(purgeTimer);
-  // In-flight requests get to finish; a stuck one cannot hold the process past the timeout.
-  const forced = setTimeout(() => {
-    log.error('shutdown timed out, exiting');
-    process.exit(1);
-  }, SHUTDOWN_TIMEOUT_MS);
-  await app.stop();
-  await close();
-  clearTimeout(forced);
-  log.info('stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+exitGracefullyOnSignal(log, config.shutdownTimeoutMs, [
+  () => app.stop(),
+  () => Promise.all([relay.stop(), reconciler.stop(), keyPurge.stop()]),
+  () => closeRedis(redis),
+  () => close(),
+]);

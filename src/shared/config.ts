@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
@@ -34,10 +35,66 @@ export const EnvSchema = Type.Object({
   }),
   IDEMPOTENCY_WAIT_MS: Type.Integer({
     default: 5000,
-    minimum: 0,
+    minimum: 1,
     maximum: 60_000,
     description: 'How long a request waits for an in-flight request with the same Idempotency-Key before answering 409',
   }),
+
+  // --- Streams and consumers ---
+  STREAM_PREFIX: Type.String({
+    default: '',
+    pattern: '^[A-Za-z0-9:._{}-]*$',
+    description: 'Prefix for every stream key, so several deployments (or test runs) can share one Redis',
+  }),
+  CONSUMER_NAME: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'This process in its consumer group (default: host name and pid)' }),
+  ),
+  CONSUMER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'Entries a worker processes at once' }),
+  CONSUMER_BATCH_SIZE: Type.Integer({ default: 100, minimum: 1, maximum: 10_000, description: 'Entries fetched per XREADGROUP' }),
+  CONSUMER_BLOCK_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 60_000, description: 'How long one XREADGROUP waits for new entries' }),
+  CLAIM_IDLE_MS: Type.Integer({
+    default: 15_000,
+    minimum: 100,
+    description: 'How long an entry may sit unacknowledged with a silent consumer before another consumer claims it (XAUTOCLAIM)',
+  }),
+  MAX_DELIVERIES: Type.Integer({ default: 5, minimum: 1, maximum: 100, description: 'Deliveries before an entry goes to the dead-letter stream' }),
+  STREAM_MAX_AGE_MS: Type.Integer({
+    default: 3_600_000,
+    minimum: 1000,
+    description: 'Acknowledged stream entries older than this are trimmed (entries not yet delivered or acked are never trimmed)',
+  }),
+  DEAD_LETTER_MAX_LEN: Type.Integer({ default: 100_000, minimum: 100, description: 'Approximate cap on each dead-letter stream' }),
+  HEALTH_PORT: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 65535, description: "A worker's /health port (default 3001 payment, 3002 notify; 0 picks a free one)" }),
+  ),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'How long a process waits for in-flight work on SIGTERM' }),
+
+  // --- Outbox and reconciliation ---
+  RELAY_INTERVAL_MS: Type.Integer({ default: 1000, minimum: 10, description: 'How often the outbox relay looks for unpublished events' }),
+  OUTBOX_RETENTION_MS: Type.Integer({
+    default: 3_600_000,
+    minimum: 1000,
+    description: 'Published outbox rows are deleted after this long (must be at least RECONCILE_AFTER_MS)',
+  }),
+  RECONCILE_AFTER_MS: Type.Integer({
+    default: 60_000,
+    minimum: 100,
+    description: 'An order still processing (or paid and not notified) this long after its last event gets the event emitted again',
+  }),
+
+  // --- Payment ---
+  GATEWAY_LATENCY_MS: Type.Integer({ default: 30, minimum: 0, maximum: 60_000, description: 'Mock gateway: time per call' }),
+  GATEWAY_ERROR_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'Mock gateway: share of calls failing transiently (timeout or 5xx)' }),
+  GATEWAY_DECLINE_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'Mock gateway: share of charges declined (a final payment_failed)' }),
+  RETRY_MAX_ATTEMPTS: Type.Integer({ default: 4, minimum: 1, maximum: 20, description: 'Gateway calls per delivery, first try included' }),
+  RETRY_BASE_DELAY_MS: Type.Integer({ default: 50, minimum: 0, description: 'First retry delay; doubles each attempt, with full jitter' }),
+  RETRY_MAX_DELAY_MS: Type.Integer({ default: 2000, minimum: 0, description: 'Cap on one retry delay' }),
+  BREAKER_FAILURE_THRESHOLD: Type.Integer({ default: 5, minimum: 1, description: 'Consecutive gateway failures that open the circuit breaker' }),
+  BREAKER_COOLDOWN_MS: Type.Integer({ default: 5000, minimum: 10, description: 'How long the breaker stays open before one trial call (half-open)' }),
+  CRASH_AT: Type.Union(
+    ['none', 'before-charge', 'after-charge', 'after-commit'].map((point) => Type.Literal(point)),
+    { default: 'none', description: 'Testing only: the payment worker SIGKILLs itself at this point of its first order' },
+  ),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -58,7 +115,50 @@ function toConfig(env: Env) {
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     idempotencyKeyTtlHours: env.IDEMPOTENCY_KEY_TTL_HOURS,
     idempotencyWaitMs: env.IDEMPOTENCY_WAIT_MS,
+    streamPrefix: env.STREAM_PREFIX,
+    consumerName: env.CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
+    consumerConcurrency: env.CONSUMER_CONCURRENCY,
+    consumerBatchSize: env.CONSUMER_BATCH_SIZE,
+    consumerBlockMs: env.CONSUMER_BLOCK_MS,
+    claimIdleMs: env.CLAIM_IDLE_MS,
+    maxDeliveries: env.MAX_DELIVERIES,
+    streamMaxAgeMs: env.STREAM_MAX_AGE_MS,
+    deadLetterMaxLen: env.DEAD_LETTER_MAX_LEN,
+    healthPort: env.HEALTH_PORT,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    relayIntervalMs: env.RELAY_INTERVAL_MS,
+    outboxRetentionMs: env.OUTBOX_RETENTION_MS,
+    reconcileAfterMs: env.RECONCILE_AFTER_MS,
+    gateway: Object.freeze({
+      latencyMs: env.GATEWAY_LATENCY_MS,
+      errorRate: env.GATEWAY_ERROR_RATE,
+      declineRate: env.GATEWAY_DECLINE_RATE,
+    }),
+    retry: Object.freeze({
+      maxAttempts: env.RETRY_MAX_ATTEMPTS,
+      baseDelayMs: env.RETRY_BASE_DELAY_MS,
+      maxDelayMs: env.RETRY_MAX_DELAY_MS,
+    }),
+    breaker: Object.freeze({
+      failureThreshold: env.BREAKER_FAILURE_THRESHOLD,
+      cooldownMs: env.BREAKER_COOLDOWN_MS,
+    }),
+    crashAt: env.CRASH_AT,
   });
+}
+
+/** Rules that involve two variables at once. */
+function crossChecks(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.OUTBOX_RETENTION_MS < env.RECONCILE_AFTER_MS) {
+    problems.push(
+      `OUTBOX_RETENTION_MS=${env.OUTBOX_RETENTION_MS} must be at least RECONCILE_AFTER_MS=${env.RECONCILE_AFTER_MS} (the reconciler looks at recent outbox rows)`,
+    );
+  }
+  if (env.RETRY_MAX_DELAY_MS < env.RETRY_BASE_DELAY_MS) {
+    problems.push(`RETRY_MAX_DELAY_MS=${env.RETRY_MAX_DELAY_MS} must be at least RETRY_BASE_DELAY_MS=${env.RETRY_BASE_DELAY_MS}`);
+  }
+  return problems;
 }
 
 export type Config = ReturnType<typeof toConfig>;
@@ -87,5 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = {}): Config
     problems.set(name, `${name}=${JSON.stringify(known[name])}: ${expected} (${schema.description})`);
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()]);
+  const cross = crossChecks(candidate as Env);
+  if (cross.length > 0) throw new ConfigError(cross);
   return toConfig(candidate as Env);
 }

@@ -112,3 +112,9 @@ export class DependencyUnavailable extends AppError {
     super(`${dependency} is not reachable; try again shortly`, { cause });
   }
 }
+
+/** A stream entry that can never be processed (bad schema, unknown order): dead-lettered at once. */
+export class PoisonMessage extends AppError {
+  readonly code = 'poison_message';
+  readonly status = 422;
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq, sql } from 'drizzle-orm';
-import { menuItems, orderItems, orders } from '../../src/shared/db/schema.ts';
+import { menuItems, orderItems, orders, outbox } from '../../src/shared/db/schema.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { BASE, createTestApp, get, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -197,5 +197,29 @@ describe('order items', () => {
     const placed = await place({ items: [{ menuItemId: 4, quantity: 2 }, { menuItemId: 4, quantity: 1 }], customerEmail: email });
     const rows = await tdb.db.select().from(orderItems).where(eq(orderItems.orderId, placed.body.id));
     expect(rows).toEqual([{ orderId: placed.body.id, menuItemId: 4, name: 'Crispy Chicken Sandwich', quantity: 3, unitPriceCents: 1150 }]);
+  });
+});
+
+describe('the outbox', () => {
+  it('gets the orders.placed event in the same transaction as the order', async () => {
+    const placed = await place({ items: [{ menuItemId: 6, quantity: 2 }], customerEmail: email }, { 'x-request-id': 'outbox-req-1' });
+    const rows = await tdb.db.select().from(outbox).where(eq(outbox.orderId, placed.body.id));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ eventType: 'OrderPlaced', stream: 'orders.placed', publishedAt: null });
+    expect(rows[0]!.fields).toMatchObject({
+      type: 'OrderPlaced',
+      requestId: 'outbox-req-1',
+      orderId: placed.body.id,
+      customerEmail: email,
+      totalCents: '2750',
+      items: JSON.stringify([{ menuItemId: 6, quantity: 2, unitPriceCents: 1375 }]),
+    });
+  });
+
+  it('gets nothing when the order is refused', async () => {
+    const [before] = await tdb.db.execute<{ n: number }>(sql`select count(*)::int as n from outbox`);
+    await place({ items: [{ menuItemId: 999, quantity: 1 }], customerEmail: email });
+    const [after] = await tdb.db.execute<{ n: number }>(sql`select count(*)::int as n from outbox`);
+    expect(after!.n).toBe(before!.n);
   });
 });

@@ -29,10 +29,13 @@ describe('db:migrate', () => {
         sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
       );
       expect(tables.map((row) => row.table_name)).toEqual([
+        'gateway_charges',
         'idempotency_keys',
         'menu_items',
+        'notifications',
         'order_items',
         'orders',
+        'outbox',
         'payment_attempts',
       ]);
       // The order status is enforced by the database, not only by the API.

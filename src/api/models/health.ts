@@ -9,7 +9,7 @@ export const HealthView = t.Object(
   },
   {
     description: 'Overall status and one entry per dependency',
-    examples: [{ status: 'ok', checks: { postgres: 'ok' } }],
+    examples: [{ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } }],
   },
 );
 export type HealthView = typeof HealthView.static;

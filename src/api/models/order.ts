@@ -63,6 +63,9 @@ export const OrderView = t.Object(
     createdAt: t.String({ format: 'date-time' }),
     updatedAt: t.String({ format: 'date-time' }),
     payment: t.Union([PaymentView, t.Null()], { description: 'null until the payment worker records an outcome' }),
+    notifiedAt: t.Union([t.String({ format: 'date-time' }), t.Null()], {
+      description: 'When the customer was told the payment outcome; null until then',
+    }),
   },
   {
     description: 'An order with its lines and payment outcome',
@@ -79,6 +82,7 @@ export const OrderView = t.Object(
         createdAt: '2026-11-25T12:00:00.000Z',
         updatedAt: '2026-11-25T12:00:00.000Z',
         payment: null,
+        notifiedAt: null,
       },
     ],
   },

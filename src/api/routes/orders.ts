@@ -30,7 +30,7 @@ const getOrderResponses = {
   ...CommonErrors,
 };
 
-export function ordersRoutes({ db, log, config }: AppDeps) {
+export function ordersRoutes({ db, log, config, outbox }: AppDeps) {
   return new Elysia()
     .use(requestContext(log))
     .use(jsonBody(config.bodyLimitBytes))
@@ -44,6 +44,7 @@ export function ordersRoutes({ db, log, config }: AppDeps) {
             ? { key, ttlHours: config.idempotencyKeyTtlHours, waitMs: config.idempotencyWaitMs }
             : undefined,
         });
+        if (!result.replayed) outbox.kick();
         set.headers.location = `/orders/${result.body.id}`;
         if (result.replayed) set.headers['idempotent-replayed'] = 'true';
         log.info({ order_id: result.body.id, replayed: result.replayed, total_cents: result.body.totalCents }, 'order placed');

@@ -26,5 +26,6 @@ export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAt
       failureReason: payment.failureReason,
       processedAt: payment.createdAt.toISOString(),
     },
+    notifiedAt: order.notifiedAt?.toISOString() ?? null,
   };
 }

@@ -2,6 +2,9 @@ import { inArray } from 'drizzle-orm';
 import type { Database, Tx } from '../../shared/db/client.ts';
 import { menuItems, orderItems, orders } from '../../shared/db/schema.ts';
 import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../../shared/errors.ts';
+import { Events } from '../../shared/events.ts';
+import { orderPlacedEvent } from '../../shared/order-events.ts';
+import { addToOutbox } from '../../shared/outbox.ts';
 import { MAX_QUANTITY, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { fingerprintOf, rethrowLockTimeout, runIdempotent, type IdempotentResponse } from './idempotency.ts';
 import { toOrderView } from './order-view.ts';
@@ -53,6 +56,8 @@ async function createOrder(tx: Tx, lines: OrderLine[], customerEmail: string, re
     .insert(orderItems)
     .values(priced.map((line) => ({ ...line, orderId: order!.id })))
     .returning();
+  // Same transaction: the order and the news of it commit together or not at all.
+  await addToOutbox(tx, Events.orderPlaced, orderPlacedEvent(order!, items), order!.id);
   return toOrderView(order!, items, null);
 }
 

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   check,
   index,
@@ -45,11 +46,15 @@ export const orders = pgTable(
     requestId: text('request_id').notNull(),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    // Set by the notify worker together with its `notifications` row.
+    notifiedAt: timestamp('notified_at', { withTimezone: true, mode: 'date' }),
   },
   (table) => [
     check('orders_total_not_negative', sql`${table.totalCents} >= 0`),
-    // The reconciler looks for orders stuck in `processing` past an age.
     index('orders_status_created_at_idx').on(table.status, table.createdAt),
+    // Orders whose journey is not over (not paid yet, or not notified yet): the reconciler's whole
+    // search space. Rows leave this index once notified, so its scan stays small as orders pile up.
+    index('orders_unfinished_idx').on(table.updatedAt).where(sql`${table.notifiedAt} is null`),
   ],
 );
 
@@ -121,9 +126,73 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
+/**
+ * Transactional outbox: an event is written here in the same transaction as the state change
+ * it announces, then published to its Redis stream by the relay. A crash or a Redis outage
+ * between commit and publish therefore delays the event but never loses it.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    eventId: uuid('event_id').notNull().unique(),
+    eventType: text('event_type').notNull(),
+    // Logical stream name (`orders.placed`); the relay adds the deployment's STREAM_PREFIX.
+    stream: text('stream').notNull(),
+    orderId: uuid('order_id').notNull(),
+    // The stream entry's fields exactly as XADD will write them.
+    fields: jsonb('fields').$type<Record<string, string>>().notNull(),
+    createdAt: createdAt(),
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+  },
+  (table) => [
+    // The relay's scan: only unpublished rows, oldest first.
+    index('outbox_unpublished_idx').on(table.id).where(sql`${table.publishedAt} is null`),
+    // The reconciler asks "was this order's event emitted recently?".
+    index('outbox_order_id_event_type_idx').on(table.orderId, table.eventType, table.createdAt),
+    index('outbox_published_at_idx').on(table.publishedAt).where(sql`${table.publishedAt} is not null`),
+  ],
+);
+
+export const chargeStatus = pgEnum('charge_status', ['succeeded', 'declined']);
+
+/**
+ * The mock payment gateway's own ledger: one row per charge it accepted, keyed by the
+ * idempotency key the caller sent. It is the audit trail that no order was charged twice.
+ */
+export const gatewayCharges = pgTable(
+  'gateway_charges',
+  {
+    id: text('id').primaryKey(),
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    amountCents: integer('amount_cents').notNull(),
+    status: chargeStatus('status').notNull(),
+    declineReason: text('decline_reason'),
+    createdAt: createdAt(),
+  },
+  (table) => [check('gateway_charges_amount_positive', sql`${table.amountCents} >= 0`)],
+);
+
+/** One notification per order: the notify worker's record that the customer was told the outcome. */
+export const notifications = pgTable('notifications', {
+  orderId: uuid('order_id')
+    .primaryKey()
+    .references(() => orders.id, { onDelete: 'cascade' }),
+  // The payment.completed event that caused it; a redelivered copy of the event finds this row and does nothing.
+  eventId: uuid('event_id').notNull(),
+  channel: text('channel').notNull().default('email'),
+  recipient: text('recipient').notNull(),
+  outcome: paymentOutcome('outcome').notNull(),
+  requestId: text('request_id').notNull(),
+  createdAt: createdAt(),
+});
+
 export type MenuItem = typeof menuItems.$inferSelect;
 export type NewMenuItem = typeof menuItems.$inferInsert;
 export type Order = typeof orders.$inferSelect;
 export type OrderItem = typeof orderItems.$inferSelect;
 export type PaymentAttempt = typeof paymentAttempts.$inferSelect;
 export type OrderStatus = (typeof orderStatus.enumValues)[number];
+export type OutboxRow = typeof outbox.$inferSelect;
+export type GatewayCharge = typeof gatewayCharges.$inferSelect;
+export type Notification = typeof notifications.$inferSelect;

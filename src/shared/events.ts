@@ -1,0 +1,161 @@
+import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { PoisonMessage } from './errors.ts';
+
+/**
+ * The event pipeline's names, in one place. An order travels:
+ *   POST /orders -> outbox -> `orders.placed` -> payment-service -> outbox -> `payment.completed` -> notification-service
+ * and an entry that cannot be processed ends in the consumer's dead-letter stream.
+ */
+export const STREAMS = {
+  ordersPlaced: 'orders.placed',
+  paymentCompleted: 'payment.completed',
+  paymentDeadLetter: 'payment.dlq',
+  notifyDeadLetter: 'notify.dlq',
+} as const;
+
+export const GROUPS = {
+  payment: 'payment-service',
+  notification: 'notification-service',
+} as const;
+
+/** The Redis key of a logical stream in this deployment. */
+export function streamKey(prefix: string, stream: string): string {
+  return `${prefix}${stream}`;
+}
+
+// Patterns, not `format`s: TypeBox formats need a registry, and workers should not depend on Elysia's.
+const Uuid = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
+const IsoTime = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' });
+const Cents = Type.Integer({ minimum: 0 });
+
+export const OrderPlacedPayload = Type.Object({
+  orderId: Uuid,
+  customerEmail: Type.String({ minLength: 3, maxLength: 254 }),
+  totalCents: Cents,
+  items: Type.Array(
+    Type.Object({ menuItemId: Type.Integer({ minimum: 1 }), quantity: Type.Integer({ minimum: 1 }), unitPriceCents: Cents }),
+    { minItems: 1 },
+  ),
+});
+
+export const PaymentCompletedPayload = Type.Object({
+  orderId: Uuid,
+  customerEmail: Type.String({ minLength: 3, maxLength: 254 }),
+  totalCents: Cents,
+  outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]),
+  chargeId: Type.Optional(Type.String({ minLength: 1 })),
+  failureReason: Type.Optional(Type.String({ minLength: 1 })),
+  attempts: Type.Integer({ minimum: 1 }),
+});
+
+function envelope<Kind extends string, Payload extends TObject>(type: Kind, payload: Payload) {
+  return Type.Object({
+    eventId: Uuid,
+    type: Type.Literal(type),
+    occurredAt: IsoTime,
+    // The X-Request-ID of the HTTP request that started it all: one grep follows an order everywhere.
+    requestId: Type.String({ minLength: 1, maxLength: 128 }),
+    payload,
+  });
+}
+
+export const OrderPlaced = envelope('OrderPlaced', OrderPlacedPayload);
+export type OrderPlaced = Static<typeof OrderPlaced>;
+export const PaymentCompleted = envelope('PaymentCompleted', PaymentCompletedPayload);
+export type PaymentCompleted = Static<typeof PaymentCompleted>;
+
+const ENVELOPE_FIELDS = ['eventId', 'type', 'occurredAt', 'requestId'] as const;
+
+export interface EventBase {
+  eventId: string;
+  type: string;
+  occurredAt: string;
+  requestId: string;
+  payload: object;
+}
+
+/**
+ * One event type: its stream, its schema, and the codec between the event and a stream entry.
+ * Entries are flat so `redis-cli XRANGE` stays readable: envelope and payload fields side by side,
+ * numbers as decimals, JSON only for nested values (`items`).
+ */
+export interface EventDefinition<Event extends EventBase> {
+  type: Event['type'];
+  stream: string;
+  schema: TObject;
+  /** A new event with a fresh id, validated. */
+  create(payload: Event['payload'], requestId: string, occurredAt?: Date): Event;
+  toFields(event: Event): Record<string, string>;
+  /** Parses and validates an entry; throws PoisonMessage with the reason when it is not a valid event. */
+  fromFields(fields: Record<string, string>): Event;
+}
+
+function defineEvent<Event extends EventBase>(schema: TObject, stream: string): EventDefinition<Event> {
+  const type = (schema.properties.type as TSchema & { const: string }).const;
+  const payloadProps: TProperties = (schema.properties.payload as TObject).properties;
+  for (const key of Object.keys(payloadProps)) {
+    if ((ENVELOPE_FIELDS as readonly string[]).includes(key)) throw new Error(`${type}: payload field ${key} clashes with the envelope`);
+  }
+  const jsonFields = new Set(Object.entries(payloadProps).filter(([, s]) => isStructured(s)).map(([k]) => k));
+  const numberFields = new Set(Object.entries(payloadProps).filter(([, s]) => s.type === 'integer' || s.type === 'number').map(([k]) => k));
+
+  const assertValid = (event: unknown): Event => {
+    const first = Value.Errors(schema, event).First();
+    if (first) throw new PoisonMessage(`${type} event invalid at ${first.path || '/'}: ${first.message}`);
+    return event as Event;
+  };
+
+  return {
+    type,
+    stream,
+    schema,
+    create(payload, requestId, occurredAt = new Date()) {
+      return assertValid({ eventId: crypto.randomUUID(), type, occurredAt: occurredAt.toISOString(), requestId, payload });
+    },
+    toFields(event) {
+      const fields: Record<string, string> = {
+        eventId: event.eventId,
+        type: event.type,
+        occurredAt: event.occurredAt,
+        requestId: event.requestId,
+      };
+      for (const [key, value] of Object.entries(event.payload)) {
+        if (value === undefined) continue;
+        fields[key] = jsonFields.has(key) ? JSON.stringify(value) : String(value);
+      }
+      return fields;
+    },
+    fromFields(fields) {
+      const payload: Record<string, unknown> = {};
+      for (const [key, raw] of Object.entries(fields)) {
+        if ((ENVELOPE_FIELDS as readonly string[]).includes(key)) continue;
+        payload[key] = jsonFields.has(key) ? parseJson(raw) : numberFields.has(key) ? parseNumber(raw) : raw;
+      }
+      const { eventId, type: entryType, occurredAt, requestId } = fields;
+      return assertValid({ eventId, type: entryType, occurredAt, requestId, payload });
+    },
+  };
+}
+
+function isStructured(schema: TSchema): boolean {
+  return schema.type === 'object' || schema.type === 'array';
+}
+
+// Unparseable values are kept as they are, so validation reports the field by name.
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function parseNumber(raw: string): unknown {
+  return /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+}
+
+export const Events = {
+  orderPlaced: defineEvent<OrderPlaced>(OrderPlaced, STREAMS.ordersPlaced),
+  paymentCompleted: defineEvent<PaymentCompleted>(PaymentCompleted, STREAMS.paymentCompleted),
+};

@@ -1,0 +1,110 @@
+import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import type { Database, Tx } from './db/client.ts';
+import { outbox } from './db/schema.ts';
+import { streamKey, type EventBase, type EventDefinition } from './events.ts';
+import type { Logger } from './log.ts';
+import { startPeriodic, type Periodic } from './periodic.ts';
+import type { Redis } from './redis.ts';
+import { recordToFields } from './streams/stream-id.ts';
+
+/** Writes an event to the outbox inside the caller's transaction: it commits or rolls back with the state change. */
+export async function addToOutbox<Event extends EventBase>(
+  tx: Tx,
+  definition: EventDefinition<Event>,
+  event: Event,
+  orderId: string,
+): Promise<void> {
+  await tx.insert(outbox).values({
+    eventId: event.eventId,
+    eventType: event.type,
+    stream: definition.stream,
+    orderId,
+    fields: definition.toFields(event),
+  });
+}
+
+export interface OutboxPublisherOptions {
+  db: Database;
+  /** A fail-fast connection (see createRedis): while Redis is away, publishing fails and rows wait. */
+  redis: Redis;
+  streamPrefix: string;
+  batchSize?: number;
+}
+
+/**
+ * Publishes unpublished outbox rows to their streams, oldest first, and marks them published.
+ * `FOR UPDATE SKIP LOCKED` lets several processes run this at once without publishing a row twice
+ * (short of a crash between XADD and commit, which consumers absorb: they are idempotent).
+ * Returns how many rows it published.
+ */
+export async function publishPending({ db, redis, streamPrefix, batchSize = 500 }: OutboxPublisherOptions): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { published, claimed, error } = await db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ id: outbox.id, stream: outbox.stream, fields: outbox.fields })
+        .from(outbox)
+        .where(isNull(outbox.publishedAt))
+        .orderBy(asc(outbox.id))
+        .limit(batchSize)
+        .for('update', { skipLocked: true });
+      if (rows.length === 0) return { published: 0, claimed: 0, error: undefined };
+      const pipeline = redis.pipeline();
+      for (const row of rows) pipeline.xadd(streamKey(streamPrefix, row.stream), '*', ...recordToFields(row.fields));
+      const results = (await pipeline.exec()) ?? [];
+      // Mark what reached Redis; a row whose XADD failed stays unpublished for the next run.
+      const done = rows.filter((_, i) => results[i] && !results[i]![0]).map((row) => row.id);
+      if (done.length > 0) await tx.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, done));
+      const failure = results.find((result) => result?.[0])?.[0] ?? (results.length < rows.length ? new Error('pipeline returned too few replies') : undefined);
+      return { published: done.length, claimed: rows.length, error: failure };
+    });
+    total += published;
+    if (error) throw new Error(`published ${total}, then XADD failed: ${error.message}`, { cause: error });
+    if (claimed < batchSize) return total;
+  }
+}
+
+/** Deletes published rows older than the retention period; returns how many. */
+export async function purgePublished(db: Database, retentionMs: number): Promise<number> {
+  const removed = await db
+    .delete(outbox)
+    .where(and(isNotNull(outbox.publishedAt), lt(outbox.publishedAt, sql`now() - make_interval(secs => ${retentionMs / 1000})`)))
+    .returning({ id: outbox.id });
+  return removed.length;
+}
+
+export interface OutboxRelay {
+  /** Publish now (right after a commit) instead of waiting for the next tick. Never blocks the caller. */
+  kick(): void;
+  stop(): Promise<void>;
+  status(): ReturnType<Periodic['status']>;
+}
+
+export interface OutboxRelayOptions extends OutboxPublisherOptions {
+  log: Logger;
+  /** How often to sweep for rows left unpublished (a crash after commit, Redis down). */
+  intervalMs: number;
+  retentionMs: number;
+}
+
+/** The relay loop each producing process runs: publish on kick and on every tick, purge old rows each minute. */
+export function createOutboxRelay({ log, intervalMs, retentionMs, ...publisher }: OutboxRelayOptions): OutboxRelay {
+  const relayLog = log.child({ component: 'outbox-relay' });
+  const publishing = startPeriodic('outbox publish', intervalMs, () => publishPending(publisher), relayLog);
+  const purging = startPeriodic(
+    'outbox purge',
+    60_000,
+    async () => {
+      const removed = await purgePublished(publisher.db, retentionMs);
+      if (removed > 0) relayLog.debug({ removed }, 'purged published outbox rows');
+    },
+    relayLog,
+  );
+  return {
+    kick: () => void publishing.runNow(),
+    async stop() {
+      await Promise.all([publishing.stop(), purging.stop()]);
+    },
+    status: () => publishing.status(),
+  };
+}

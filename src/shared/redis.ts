@@ -1,0 +1,56 @@
+import Redis from 'ioredis';
+import type { Logger } from './log.ts';
+
+export type { Redis };
+
+export interface RedisOptions {
+  /** Shows in `CLIENT LIST`, so operators can tell our connections apart. */
+  connectionName: string;
+  log: Logger;
+}
+
+/**
+ * A connection that fails fast while Redis is away instead of queueing commands in memory:
+ * callers (the relay, the consumer loop) retry on their own schedule and report unhealthy
+ * meanwhile. ioredis keeps reconnecting in the background with capped backoff.
+ */
+export function createRedis(url: string, { connectionName, log }: RedisOptions): Redis {
+  const redis = new Redis(url, {
+    connectionName,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000) + Math.floor(Math.random() * 100),
+  });
+  // Without a listener ioredis prints every failed reconnect as an unhandled error; log the first of each outage.
+  let down = false;
+  redis.on('error', (err) => {
+    if (down) return;
+    down = true;
+    log.warn({ err: { message: err.message }, connection: connectionName }, 'redis connection error; reconnecting');
+  });
+  redis.on('ready', () => {
+    if (down) log.info({ connection: connectionName }, 'redis connection restored');
+    down = false;
+  });
+  return redis;
+}
+
+/** Resolves once the connection is ready, or false after `timeoutMs` (Redis may come later). */
+export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+export function isNoGroupError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOGROUP');
+}

@@ -1,0 +1,48 @@
+import type { Redis } from '../redis.ts';
+import { recordToFields } from './stream-id.ts';
+
+/** What a dead-letter entry carries, besides the original entry's own fields (as JSON in `fields`). */
+export interface DeadLetter {
+  /** Stream the entry came from, and its id there. */
+  originalStream: string;
+  originalId: string;
+  group: string;
+  consumer: string;
+  /** Why it could not be processed. */
+  error: string;
+  /** How many times it was delivered before giving up. */
+  deliveries: number;
+  fields: Record<string, string>;
+}
+
+export interface DeadLetterTarget {
+  redis: Redis;
+  deadLetterStream: string;
+  /** Approximate cap (XADD MAXLEN ~) so a flood of poison cannot fill Redis. */
+  maxLen: number;
+}
+
+/**
+ * Moves an entry to the dead-letter stream and acknowledges it in one MULTI/EXEC,
+ * so it is never both dead-lettered and still pending, nor acked and lost.
+ */
+export async function deadLetter({ redis, deadLetterStream, maxLen }: DeadLetterTarget, letter: DeadLetter): Promise<string> {
+  const entry: Record<string, string> = {
+    originalStream: letter.originalStream,
+    originalId: letter.originalId,
+    group: letter.group,
+    consumer: letter.consumer,
+    error: letter.error.slice(0, 2000),
+    deliveries: String(letter.deliveries),
+    deadLetteredAt: new Date().toISOString(),
+    fields: JSON.stringify(letter.fields),
+  };
+  const results = await redis
+    .multi()
+    .xadd(deadLetterStream, 'MAXLEN', '~', String(maxLen), '*', ...recordToFields(entry))
+    .xack(letter.originalStream, letter.group, letter.originalId)
+    .exec();
+  const failed = results?.find(([err]) => err);
+  if (!results || failed) throw failed?.[0] ?? new Error('dead-letter transaction was discarded');
+  return String(results[0]![1]);
+}

@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { waitFor } from './wait-for.ts';
+
+/** The shared Redis the tests use; each test file works under its own key prefix. */
+export const TEST_REDIS_URL = Bun.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+export function uniquePrefix(label: string): string {
+  return `test:${label}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+}
+
+/** A plain connection for the test's own commands (not fail-fast, unlike the services'). */
+export function connectRedis(url = TEST_REDIS_URL): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+}
+
+/** Deletes every key under the prefix. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
+/**
+ * A throwaway redis-server of the test's own, for tests that stop, restart or wipe Redis
+ * without disturbing any other test file.
+ */
+export async function startPrivateRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'orders-redis-'));
+  const url = `redis://127.0.0.1:${port}/0`;
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
+
+  async function start() {
+    proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      stdout: 'ignore',
+      stderr: 'ignore',
+    });
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      await waitFor(async () => {
+        try {
+          if (probe.status !== 'ready') await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          probe.disconnect();
+          return false;
+        }
+      }, { what: `redis-server on port ${port}` });
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  async function stop() {
+    if (!proc) return;
+    proc.kill('SIGKILL');
+    await proc.exited;
+    proc = undefined;
+  }
+
+  await start();
+  return {
+    url,
+    port,
+    start,
+    stop,
+    async destroy() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

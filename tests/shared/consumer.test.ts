@@ -1,0 +1,381 @@
+import { afterAll, afterEach, describe, expect, it } from 'bun:test';
+import { PoisonMessage } from '../../src/shared/errors.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { createRedis, type Redis } from '../../src/shared/redis.ts';
+import { createConsumer, type Consumer, type ConsumerOptions } from '../../src/shared/streams/consumer.ts';
+import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
+import { trimAcknowledged } from '../../src/shared/streams/trim.ts';
+import { captureLines } from '../helpers/log-capture.ts';
+import { connectRedis, deleteKeys, startPrivateRedis, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const prefix = uniquePrefix('consumer');
+const admin = connectRedis();
+const logs = captureLines();
+const log = createLogger({ service: 'test', level: 'debug', destination: logs.stream });
+
+const running: { consumer: Consumer; connections: Redis[] }[] = [];
+afterEach(async () => {
+  for (const { consumer, connections } of running.splice(0)) {
+    await consumer.stop(1000);
+    for (const connection of connections) connection.disconnect();
+  }
+});
+afterAll(async () => {
+  await deleteKeys(admin, prefix);
+  admin.disconnect();
+});
+
+let streamSeq = 0;
+function names() {
+  streamSeq++;
+  return { stream: `${prefix}s${streamSeq}`, dlq: `${prefix}s${streamSeq}.dlq`, group: 'workers' };
+}
+
+interface Msg {
+  n: number;
+}
+
+/** Messages are `{ n }`; an entry without a numeric `n` is poison. */
+function decode(fields: Record<string, string>): Msg {
+  const n = Number(fields.n);
+  if (!Number.isInteger(n)) throw new PoisonMessage(`field n is not an integer: ${JSON.stringify(fields.n)}`);
+  return { n };
+}
+
+function start(
+  stream: string,
+  dlq: string,
+  handle: ConsumerOptions<Msg>['handle'],
+  overrides: Partial<ConsumerOptions<Msg>> & { url?: string } = {},
+) {
+  const url = overrides.url ?? TEST_REDIS_URL;
+  const redis = createRedis(url, { connectionName: 'test-commands', log });
+  const blockingRedis = createRedis(url, { connectionName: 'test-blocking', log });
+  const consumer = createConsumer<Msg>({
+    redis,
+    blockingRedis,
+    stream,
+    group: 'workers',
+    consumer: `c-${Math.random().toString(36).slice(2, 6)}`,
+    deadLetterStream: dlq,
+    deadLetterMaxLen: 1000,
+    decode,
+    handle,
+    log,
+    concurrency: 4,
+    batchSize: 10,
+    blockMs: 100,
+    claimIdleMs: 200,
+    maxDeliveries: 3,
+    ...overrides,
+  });
+  running.push({ consumer, connections: [redis, blockingRedis] });
+  void consumer.start();
+  return consumer;
+}
+
+async function add(stream: string, fields: Record<string, string>, redis: Redis = admin) {
+  return (await redis.xadd(stream, '*', ...Object.entries(fields).flat())) as string;
+}
+
+async function pendingCount(stream: string, group = 'workers') {
+  const [count] = (await admin.xpending(stream, group)) as [number];
+  return Number(count);
+}
+
+/** Waits until the dead-letter stream holds `count` entries, and returns them. */
+async function waitForDeadLetters(dlq: string, count: number) {
+  let letters: Record<string, string>[] = [];
+  await waitFor(async () => (letters = await deadLetters(dlq)).length >= count, { what: `${count} dead letter(s) in ${dlq}` });
+  return letters;
+}
+
+async function deadLetters(dlq: string) {
+  const entries = (await admin.xrange(dlq, '-', '+')) as [string, string[]][];
+  return entries.map(([, flat]) => fieldsToRecord(flat));
+}
+
+describe('the stream consumer', () => {
+  it('processes every entry and acknowledges it', async () => {
+    const { stream, dlq } = names();
+    const seen: number[] = [];
+    start(stream, dlq, async ({ n }) => {
+      seen.push(n);
+    });
+    for (let n = 1; n <= 25; n++) await add(stream, { n: String(n) });
+    await waitFor(() => seen.length === 25, { what: '25 entries processed' });
+    expect(seen.toSorted((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'all acknowledged' });
+  });
+
+  it('picks up entries published before its group existed', async () => {
+    const { stream, dlq } = names();
+    await add(stream, { n: '7' });
+    const seen: number[] = [];
+    start(stream, dlq, async ({ n }) => {
+      seen.push(n);
+    });
+    await waitFor(() => seen.includes(7), { what: 'the early entry' });
+  });
+
+  it('never runs more handlers at once than its concurrency', async () => {
+    const { stream, dlq } = names();
+    let active = 0;
+    let peak = 0;
+    let done = 0;
+    start(
+      stream,
+      dlq,
+      async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await Bun.sleep(5);
+        active--;
+        done++;
+      },
+      { concurrency: 3 },
+    );
+    for (let n = 0; n < 30; n++) await add(stream, { n: String(n) });
+    await waitFor(() => done === 30, { what: 'all handled' });
+    expect(peak).toBe(3);
+  });
+
+  it('dead-letters a malformed entry at once with the reason, and keeps going', async () => {
+    const { stream, dlq } = names();
+    const seen: number[] = [];
+    start(stream, dlq, async ({ n }) => {
+      seen.push(n);
+    });
+    await add(stream, { n: '1' });
+    const badId = await add(stream, { n: 'one', note: 'poison' });
+    await add(stream, { n: '2' });
+    await waitFor(() => seen.length === 2, { what: 'the good entries' });
+    const [letter] = await waitForDeadLetters(dlq, 1);
+    expect(letter).toMatchObject({ originalStream: stream, originalId: badId, group: 'workers', deliveries: '1' });
+    expect(letter!.error).toContain('field n is not an integer: "one"');
+    expect(JSON.parse(letter!.fields!)).toEqual({ n: 'one', note: 'poison' });
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'the poison entry acknowledged' });
+  });
+
+  it('retries a failing entry after the idle threshold, then dead-letters it on its last delivery with the error and count', async () => {
+    const { stream, dlq } = names();
+    const deliveries: number[] = [];
+    start(stream, dlq, async (_msg, meta) => {
+      deliveries.push(meta.deliveries);
+      throw new Error(`payment provider said no (try ${meta.deliveries})`);
+    });
+    const id = await add(stream, { n: '5' });
+    const [letter] = await waitForDeadLetters(dlq, 1);
+    expect(deliveries).toEqual([1, 2, 3]);
+    expect(letter).toMatchObject({ originalId: id, deliveries: '3' });
+    expect(letter!.error).toContain('payment provider said no (try 3)');
+    expect(await pendingCount(stream)).toBe(0);
+  });
+
+  it('recovers after a handler failure when the retry succeeds', async () => {
+    const { stream, dlq } = names();
+    let calls = 0;
+    const done: number[] = [];
+    start(stream, dlq, async ({ n }) => {
+      calls++;
+      if (calls === 1) throw new Error('flaky');
+      done.push(n);
+    });
+    await add(stream, { n: '9' });
+    await waitFor(() => done.includes(9), { what: 'the retried entry' });
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acknowledged' });
+    expect(await deadLetters(dlq)).toEqual([]);
+  });
+
+  it('takes over entries a dead consumer left pending (XAUTOCLAIM)', async () => {
+    const { stream, dlq, group } = names();
+    await admin.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+    for (let n = 1; n <= 5; n++) await add(stream, { n: String(n) });
+    // A consumer reads them and dies before acknowledging.
+    await admin.xreadgroup('GROUP', group, 'ghost', 'COUNT', 10, 'STREAMS', stream, '>');
+    expect(await pendingCount(stream)).toBe(5);
+
+    const seen: { n: number; deliveries: number }[] = [];
+    start(stream, dlq, async ({ n }, meta) => {
+      seen.push({ n, deliveries: meta.deliveries });
+    });
+    await waitFor(() => seen.length === 5, { what: 'the abandoned entries' });
+    expect(seen.every((entry) => entry.deliveries === 2)).toBe(true);
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acknowledged' });
+  });
+
+  it('dead-letters an entry that keeps killing its consumers instead of claiming it forever', async () => {
+    const { stream, dlq, group } = names();
+    await admin.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+    const id = await add(stream, { n: '13' });
+    await admin.xreadgroup('GROUP', group, 'ghost', 'COUNT', 1, 'STREAMS', stream, '>');
+    // As if it had been claimed and crashed on three times already.
+    await admin.xclaim(stream, group, 'ghost', 0, id, 'RETRYCOUNT', 3);
+
+    const seen: number[] = [];
+    start(stream, dlq, async ({ n }) => {
+      seen.push(n);
+    });
+    const [letter] = await waitForDeadLetters(dlq, 1);
+    expect(letter).toMatchObject({ originalId: id, deliveries: '4' });
+    expect(letter!.error).toContain('without being acknowledged');
+    expect(seen).toEqual([]);
+  });
+
+  it('pauses on a dependency outage without dead-lettering, and resumes when the probe passes', async () => {
+    const { stream, dlq } = names();
+    let databaseUp = false;
+    const done: number[] = [];
+    const unreachable = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const consumer = start(
+      stream,
+      dlq,
+      async ({ n }) => {
+        if (!databaseUp) throw unreachable;
+        done.push(n);
+      },
+      {
+        probe: async () => {
+          if (!databaseUp) throw unreachable;
+        },
+        maxDeliveries: 1,
+      },
+    );
+    await add(stream, { n: '21' });
+    await waitFor(() => consumer.status().pausedBecause === 'dependency unavailable', { what: 'the pause' });
+    // Well past CLAIM_IDLE_MS and MAX_DELIVERIES=1: still pending, not dead-lettered.
+    await waitFor(() => logs.lines.filter((line) => line.msg === 'consumer loop error; retrying').length > 0, { what: 'a failed probe' });
+    expect(await deadLetters(dlq)).toEqual([]);
+    expect(await pendingCount(stream)).toBe(1);
+
+    databaseUp = true;
+    await waitFor(() => done.includes(21), { what: 'processing after the outage' });
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acknowledged' });
+    expect(await deadLetters(dlq)).toEqual([]);
+  });
+
+  it('holds off new entries while its gate is closed', async () => {
+    const { stream, dlq } = names();
+    let open = false;
+    const done: number[] = [];
+    const consumer = start(stream, dlq, async ({ n }) => void done.push(n), { gate: () => (open ? 0 : 50) });
+    await add(stream, { n: '3' });
+    await waitFor(() => consumer.status().state === 'paused', { what: 'the paused state' });
+    const [length] = [await admin.xlen(stream)];
+    expect(length).toBe(1);
+    expect(done).toEqual([]);
+    open = true;
+    await waitFor(() => done.includes(3), { what: 'the entry after the gate opened' });
+  });
+
+  it('recreates its group when Redis comes back empty (NOGROUP)', async () => {
+    const { stream, dlq } = names();
+    const seen: number[] = [];
+    start(stream, dlq, async ({ n }) => void seen.push(n));
+    await add(stream, { n: '1' });
+    await waitFor(() => seen.includes(1), { what: 'the first entry' });
+    await admin.del(stream);
+    await add(stream, { n: '2' });
+    await waitFor(() => seen.includes(2), { what: 'an entry after the stream and group vanished' });
+    expect(logs.lines.some((line) => line.msg === 'consumer group is gone; recreating it')).toBe(true);
+  });
+
+  it('rides out Redis going away and carries on when it returns', async () => {
+    const server = await startPrivateRedis();
+    const { stream, dlq } = names();
+    const own = connectRedis(server.url);
+    try {
+      const seen: number[] = [];
+      const consumer = start(stream, dlq, async ({ n }) => void seen.push(n), { url: server.url });
+      await add(stream, { n: '1' }, own);
+      await waitFor(() => seen.includes(1), { what: 'the first entry' });
+
+      await server.stop();
+      await waitFor(() => consumer.status().state === 'reconnecting' && !consumer.status().redisOk, { what: 'the outage to show' });
+
+      await server.start();
+      // Redis came back empty (no persistence): the consumer must recreate its group, too.
+      await waitFor(async () => {
+        try {
+          await own.ping();
+          return true;
+        } catch {
+          return false;
+        }
+      }, { what: 'the test connection to reconnect' });
+      await add(stream, { n: '2' }, own);
+      await waitFor(() => seen.includes(2), { what: 'an entry after the outage', timeoutMs: 15_000 });
+      expect(consumer.status().redisOk).toBe(true);
+    } finally {
+      own.disconnect();
+      await server.destroy();
+    }
+  });
+
+  describe('stop()', () => {
+    it('lets in-flight work finish and acknowledges it', async () => {
+      const { stream, dlq } = names();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let started = false;
+      const consumer = start(stream, dlq, async () => {
+        started = true;
+        await gate;
+      });
+      await add(stream, { n: '1' });
+      await waitFor(() => started, { what: 'the handler to start' });
+      const stopping = consumer.stop(5000);
+      release();
+      expect(await stopping).toEqual({ unfinished: 0 });
+      expect(await pendingCount(stream)).toBe(0);
+    });
+
+    it('leaves work that outlives the deadline pending for another consumer', async () => {
+      const { stream, dlq } = names();
+      let started = false;
+      const consumer = start(stream, dlq, async () => {
+        started = true;
+        await new Promise(() => {});
+      });
+      await add(stream, { n: '1' });
+      await waitFor(() => started, { what: 'the handler to start' });
+      expect(await consumer.stop(100)).toEqual({ unfinished: 1 });
+      expect(await pendingCount(stream)).toBe(1);
+    });
+  });
+});
+
+describe('trimming', () => {
+  it('removes old acknowledged entries but never undelivered or pending ones', async () => {
+    const { stream, group } = names();
+    await admin.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+    const ids: string[] = [];
+    for (let n = 0; n < 10; n++) ids.push((await admin.xadd(stream, `${1000 + n}-0`, 'n', String(n))) as string);
+    // Entries 0-5 delivered; 0-3 acked, 4-5 pending; 6-9 never delivered.
+    await admin.xreadgroup('GROUP', group, 'c', 'COUNT', 6, 'STREAMS', stream, '>');
+    await admin.xack(stream, group, ...ids.slice(0, 4));
+
+    const removed = await trimAcknowledged(admin, stream, 0, Date.now());
+    expect(removed).toBe(4);
+    const left = ((await admin.xrange(stream, '-', '+')) as [string, string[]][]).map(([id]) => id);
+    expect(left).toEqual(ids.slice(4));
+  });
+
+  it('keeps everything newer than the age limit', async () => {
+    const { stream, group } = names();
+    await admin.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+    await admin.xadd(stream, '*', 'n', '1');
+    await admin.xreadgroup('GROUP', group, 'c', 'COUNT', 1, 'STREAMS', stream, '>');
+    const [entry] = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
+    await admin.xack(stream, group, entry![0]);
+    expect(await trimAcknowledged(admin, stream, 60_000)).toBe(0);
+    expect(await admin.xlen(stream)).toBe(1);
+  });
+
+  it('does nothing on a stream no group reads yet', async () => {
+    const { stream } = names();
+    await admin.xadd(stream, '1-0', 'n', '1');
+    expect(await trimAcknowledged(admin, stream, 0)).toBe(0);
+  });
+});
