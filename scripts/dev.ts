@@ -8,7 +8,11 @@ import { seedMenu } from '../src/shared/db/seed.ts';
 import { loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
 import { superviseAll, type ServiceSpec } from './supervise.ts';
 
-const SERVICES: ServiceSpec[] = [{ name: 'api', entry: 'src/api/main.ts' }];
+const SERVICES: ServiceSpec[] = [
+  { name: 'api', entry: 'src/api/main.ts' },
+  { name: 'payment', entry: 'src/payment/main.ts' },
+  { name: 'notify', entry: 'src/notify/main.ts' },
+];
 
 const config = loadConfigOrExit(Bun.env);
 await startOrExit(config, async () => {

@@ -5,17 +5,19 @@ export interface WaitOptions {
   what?: string;
 }
 
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 /**
  * Polls `probe` until it returns something truthy (which is returned) or the deadline passes.
  * Tests wait on a condition, never on a fixed sleep.
  */
-export async function waitFor<T>(probe: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 20, what }: WaitOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(probe: () => T | Promise<T>, { timeoutMs = 10_000, intervalMs = 20, what }: WaitOptions = {}): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
     } catch (error) {
       lastError = error;
     }

@@ -336,11 +336,15 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       await resumeOwnPending();
     }
     await maintain(Date.now());
-    await readNew();
-    if (!redisOk) log.info('reading again');
+    // Redis answered: healthy from here, even while the read below blocks waiting for entries.
+    if (!redisOk) {
+      if (lastError) log.info('reading again');
+      lastError = undefined;
+    }
     redisOk = true;
     failuresInARow = 0;
     state = 'running';
+    await readNew();
   }
 
   async function run() {

@@ -1,0 +1,44 @@
+import { CircuitOpen, GatewayUnavailable } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import type { CircuitBreaker } from './breaker.ts';
+import type { ChargeRequest, PaymentGateway } from './gateway.ts';
+import { canRetry, nextDelay, type RetryOptions } from './retry.ts';
+
+export type PaymentResult =
+  | { outcome: 'succeeded'; chargeId: string; attempts: number }
+  | { outcome: 'failed'; failureReason: string; attempts: number };
+
+export interface ChargeDeps {
+  gateway: PaymentGateway;
+  breaker: CircuitBreaker;
+  retry: RetryOptions;
+  log: Logger;
+  now: () => number;
+  sleep: (ms: number) => Promise<unknown>;
+  random: () => number;
+}
+
+/**
+ * Charges through the breaker, retrying failures with backoff. A decline is an answer, not a
+ * failure: it ends in `failed` at once and counts as a healthy gateway call. When every attempt
+ * fails (GatewayUnavailable) or the breaker is open (CircuitOpen), nothing is decided: the
+ * order stays `processing` and its entry stays in the stream for a later delivery.
+ */
+export async function chargeWithRetries(deps: ChargeDeps, request: ChargeRequest): Promise<PaymentResult> {
+  for (let attempt = 1; ; attempt++) {
+    if (!deps.breaker.tryAcquire(deps.now())) throw new CircuitOpen(deps.breaker.waitMs(deps.now()));
+    try {
+      const result = await deps.gateway.charge(request);
+      deps.breaker.onResult(true, deps.now());
+      return result.status === 'succeeded'
+        ? { outcome: 'succeeded', chargeId: result.chargeId, attempts: attempt }
+        : { outcome: 'failed', failureReason: result.reason, attempts: attempt };
+    } catch (error) {
+      deps.breaker.onResult(false, deps.now());
+      if (!canRetry(attempt, deps.retry)) throw new GatewayUnavailable(attempt, error);
+      const delay = nextDelay(attempt, deps.retry, deps.random);
+      deps.log.warn({ attempt, retry_in_ms: delay, err: { message: (error as Error).message } }, 'charge failed, retrying');
+      await deps.sleep(delay);
+    }
+  }
+}

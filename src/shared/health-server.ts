@@ -1,0 +1,27 @@
+import type { Server } from 'bun';
+import { runHealthChecks, type HealthCheck } from './health.ts';
+import type { Logger } from './log.ts';
+
+export interface HealthServerOptions {
+  port: number;
+  log: Logger;
+  checks: Record<string, HealthCheck>;
+  /** Extra figures for people reading /health (consumer counts, breaker state); never affect the status. */
+  details?: () => Record<string, unknown>;
+}
+
+/** A worker's own small HTTP server: `GET /health` answers 200 or 503 like the API's. */
+export function startHealthServer({ port, log, checks, details }: HealthServerOptions): Server<undefined> {
+  return Bun.serve({
+    port,
+    hostname: '0.0.0.0',
+    async fetch(request) {
+      const { pathname } = new URL(request.url);
+      if (request.method === 'GET' && pathname === '/health') {
+        const report = await runHealthChecks(checks, log);
+        return Response.json({ ...report, ...details?.() }, { status: report.status === 'ok' ? 200 : 503 });
+      }
+      return Response.json({ error: { code: 'route_not_found', message: `No route for ${request.method} ${pathname}` } }, { status: 404 });
+    },
+  });
+}
