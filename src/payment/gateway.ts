@@ -58,6 +58,23 @@ export function createMockGateway({
     return row;
   }
 
+  async function createCharge(idempotencyKey: string, amountCents: number) {
+    const declined = random() < settings.declineRate;
+    const [inserted] = await db
+      .insert(gatewayCharges)
+      .values({
+        id: `ch_${Bun.randomUUIDv7().replaceAll('-', '')}`,
+        idempotencyKey,
+        amountCents,
+        status: declined ? 'declined' : 'succeeded',
+        declineReason: declined ? DECLINE_REASONS[Math.floor(random() * DECLINE_REASONS.length)] : null,
+      })
+      // Two calls racing with one key: the loser returns the winner's charge.
+      .onConflictDoNothing({ target: gatewayCharges.idempotencyKey })
+      .returning();
+    return inserted ?? (await recorded(idempotencyKey))!;
+  }
+
   return {
     async charge({ idempotencyKey, amountCents }) {
       // Latency varies +-50% around the setting.
@@ -65,23 +82,8 @@ export function createMockGateway({
       const failure = random();
       if (failure < settings.errorRate / 2) throw new GatewayTransientError('503 Service Unavailable from the gateway');
 
-      const existing = await recorded(idempotencyKey);
-      if (existing) return toResult(existing);
-
-      const declined = random() < settings.declineRate;
-      const [inserted] = await db
-        .insert(gatewayCharges)
-        .values({
-          id: `ch_${Bun.randomUUIDv7().replaceAll('-', '')}`,
-          idempotencyKey,
-          amountCents,
-          status: declined ? 'declined' : 'succeeded',
-          declineReason: declined ? DECLINE_REASONS[Math.floor(random() * DECLINE_REASONS.length)] : null,
-        })
-        // Two calls racing with one key: the loser returns the winner's charge.
-        .onConflictDoNothing({ target: gatewayCharges.idempotencyKey })
-        .returning();
-      const charge = inserted ?? (await recorded(idempotencyKey))!;
+      // The same key returns the first result and charges nothing new.
+      const charge = (await recorded(idempotencyKey)) ?? (await createCharge(idempotencyKey, amountCents));
 
       // The charge went through but the answer never arrived: only the idempotency key makes the retry safe.
       if (failure < settings.errorRate) throw new GatewayTransientError('gateway timed out (the charge may have gone through)');

@@ -32,19 +32,17 @@ export interface WorkerSpec<Message> {
   setup: (context: { db: Database; redis: Redis; log: Logger }) => WorkerParts<Message>;
 }
 
-/**
- * Everything a worker process does besides its handler, shared by payment and notify:
- * connections, the consumer, the health server, and an orderly shutdown on SIGTERM/SIGINT.
- */
-export function runWorker<Message>(spec: WorkerSpec<Message>) {
-  const { config } = spec;
-  const log = createLogger({ service: spec.service, level: config.logLevel });
-  const { db, close } = createDb(config.databaseUrl, { max: config.consumerConcurrency + 2 });
-  const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}`, log });
-  const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}:read`, log });
-  const parts = spec.setup({ db, redis, log });
-  const pingDatabase = () => db.execute(sql`select 1`);
+export interface WorkerConnections {
+  db: Database;
+  redis: Redis;
+  blockingRedis: Redis;
+  log: Logger;
+}
 
+/** The consumer and handler of a worker on the given connections, not started; tests run it in-process. */
+export function createWorker<Message>(spec: WorkerSpec<Message>, { db, redis, blockingRedis, log }: WorkerConnections) {
+  const { config } = spec;
+  const parts = spec.setup({ db, redis, log });
   const consumer = createConsumer<Message>({
     redis,
     blockingRedis,
@@ -63,16 +61,30 @@ export function runWorker<Message>(spec: WorkerSpec<Message>) {
     maxDeliveries: config.maxDeliveries,
     maxAgeMs: config.streamMaxAgeMs,
     isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
-    probe: pingDatabase,
+    probe: () => db.execute(sql`select 1`),
     gate: parts.gate,
     logContext: spec.logContext,
   });
+  return { consumer, parts };
+}
+
+/**
+ * Everything a worker process does besides its handler, shared by payment and notify:
+ * connections, the consumer, the health server, and an orderly shutdown on SIGTERM/SIGINT.
+ */
+export function runWorker<Message>(spec: WorkerSpec<Message>) {
+  const { config } = spec;
+  const log = createLogger({ service: spec.service, level: config.logLevel });
+  const { db, close } = createDb(config.databaseUrl, { max: config.consumerConcurrency + 2 });
+  const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}`, log });
+  const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}:read`, log });
+  const { consumer, parts } = createWorker(spec, { db, redis, blockingRedis, log });
 
   const health = startHealthServer({
     port: config.healthPort ?? spec.defaultHealthPort,
     log,
     checks: {
-      postgres: pingDatabase,
+      postgres: () => db.execute(sql`select 1`),
       redis: () => redis.ping(),
       consumer: async () => {
         const status = consumer.status();

@@ -1,0 +1,66 @@
+import type { Config } from '../shared/config.ts';
+import { CircuitOpen, GatewayTransientError, GatewayUnavailable } from '../shared/errors.ts';
+import { Events, GROUPS, STREAMS, type OrderPlaced } from '../shared/events.ts';
+import { createOutboxRelay } from '../shared/outbox.ts';
+import type { WorkerSpec } from '../shared/worker-runtime.ts';
+import { CircuitBreaker } from './breaker.ts';
+import { createMockGateway, type MockGatewaySettings } from './gateway.ts';
+import { createPaymentHandler, type CrashPoint } from './worker.ts';
+
+/**
+ * The payment worker: `orders.placed` in, charges out, `payment.completed` through the outbox.
+ * `gatewaySettings` defaults to the configuration; a test passes its own object to change them live.
+ */
+export function paymentWorker(config: Config, { gatewaySettings = config.gateway as MockGatewaySettings } = {}): WorkerSpec<OrderPlaced> {
+  return {
+    service: 'payment',
+    config,
+    defaultHealthPort: 3001,
+    stream: STREAMS.ordersPlaced,
+    group: GROUPS.payment,
+    deadLetterStream: STREAMS.paymentDeadLetter,
+    decode: Events.orderPlaced.fromFields,
+    logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
+    setup({ db, redis, log }) {
+      const breaker = new CircuitBreaker(config.breaker, ({ from, to }) =>
+        log[to === 'open' ? 'warn' : 'info']({ from, to }, `circuit breaker ${to}`),
+      );
+      const relay = createOutboxRelay({
+        db,
+        redis,
+        log,
+        streamPrefix: config.streamPrefix,
+        intervalMs: config.relayIntervalMs,
+        retentionMs: config.outboxRetentionMs,
+      });
+      let crashed = false;
+      const handle = createPaymentHandler({
+        db,
+        log,
+        outbox: relay,
+        gateway: createMockGateway({ db, settings: gatewaySettings }),
+        breaker,
+        retry: config.retry,
+        now: Date.now,
+        sleep: Bun.sleep,
+        random: Math.random,
+        crash(point: CrashPoint) {
+          if (crashed || config.crashAt !== point) return;
+          crashed = true;
+          log.warn({ crash_at: point }, 'CRASH_AT reached: killing this process');
+          process.kill(process.pid, 'SIGKILL');
+        },
+      });
+      relay.kick();
+      return {
+        handle,
+        // Gateway trouble is not the order's fault: the entry waits instead of failing or being dead-lettered.
+        isTransient: (error) => error instanceof CircuitOpen || error instanceof GatewayUnavailable || error instanceof GatewayTransientError,
+        // While the breaker is open, leave new orders in the stream.
+        gate: () => breaker.waitMs(Date.now()),
+        healthDetails: () => ({ breaker: breaker.state(Date.now()) }),
+        stop: () => relay.stop(),
+      };
+    },
+  };
+}
