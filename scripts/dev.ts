@@ -1,11 +1,14 @@
 /**
- * `bun run dev`: prepares the database (create, migrate, seed), then runs every service
- * with its output prefixed by its name, and stops them all on Ctrl-C.
+ * `bun run dev`: makes sure PostgreSQL and Redis answer (starting private throwaway ones under
+ * .data/ when nothing runs and the binaries are installed), prepares the database (create,
+ * migrate, seed), then runs the API and both workers with prefixed output; Ctrl-C stops it all.
  */
 import { createDb } from '../src/shared/db/client.ts';
+import { redactUrl } from '../src/shared/db/connection-error.ts';
 import { ensureDatabase, migrateDatabase } from '../src/shared/db/migrate.ts';
 import { seedMenu } from '../src/shared/db/seed.ts';
-import { loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
+import { exitWith, loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
+import { reachable, startPrivatePostgres, startPrivateRedis, stopPrivate, type PrivateService } from './private-services.ts';
 import { superviseAll, type ServiceSpec } from './supervise.ts';
 
 const SERVICES: ServiceSpec[] = [
@@ -15,6 +18,23 @@ const SERVICES: ServiceSpec[] = [
 ];
 
 const config = loadConfigOrExit(Bun.env);
+const dataDir = Bun.env.DEV_DATA_DIR ?? '.data';
+const privateServices: PrivateService[] = [];
+
+async function ensureRunning(what: string, url: string, defaultPort: number, start: typeof startPrivateRedis) {
+  if (await reachable(url, defaultPort)) return;
+  const started = await start(url, dataDir).catch((error: Error) => `Starting a private one failed: ${error.message}`);
+  if (typeof started === 'string') {
+    await stopPrivate(privateServices);
+    exitWith(`Nothing answers at ${redactUrl(url)} (${what}). ${started}`);
+  }
+  privateServices.push(started);
+  console.log(`[dev] nothing answered at ${redactUrl(url)}: started a private ${what} under ${dataDir}/${started.name}`);
+}
+
+await ensureRunning('PostgreSQL', config.databaseUrl, 5432, startPrivatePostgres);
+await ensureRunning('Redis', config.redisUrl, 6379, startPrivateRedis);
+
 await startOrExit(config, async () => {
   if (await ensureDatabase(config.databaseUrl)) console.log('[dev] created the database');
   await migrateDatabase(config.databaseUrl);
@@ -27,4 +47,6 @@ await startOrExit(config, async () => {
   }
 });
 console.log(`[dev] starting ${SERVICES.map((s) => s.name).join(', ')}; Ctrl-C stops everything`);
-process.exit(await superviseAll(SERVICES));
+const code = await superviseAll(SERVICES);
+await stopPrivate(privateServices);
+process.exit(code);

@@ -7,6 +7,9 @@ export interface WaitOptions {
 
 type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
 
+/** Thrown from a probe to stop waiting at once (the thing waited for can no longer happen). */
+export class GiveUp extends Error {}
+
 /**
  * Polls `probe` until it returns something truthy (which is returned) or the deadline passes.
  * Tests wait on a condition, never on a fixed sleep.
@@ -19,6 +22,7 @@ export async function waitFor<T>(probe: () => T | Promise<T>, { timeoutMs = 10_0
       const value = await probe();
       if (value) return value as Truthy<T>;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       lastError = error;
     }
     if (Date.now() > deadline) {
