@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun';
+import { forEachLine } from '../src/shared/read-lines.ts';
 
 export interface ServiceSpec {
   /** Prefix for its output lines. */
@@ -9,18 +10,6 @@ export interface ServiceSpec {
 }
 
 const STOP_TIMEOUT_MS = 15_000;
-
-async function prefixLines(stream: ReadableStream<Uint8Array>, prefix: string, write: (line: string) => void) {
-  const decoder = new TextDecoder();
-  let pending = '';
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) write(`${prefix}${line}\n`);
-  }
-  if (pending) write(`${prefix}${pending}\n`);
-}
 
 /**
  * Runs the services side by side until one exits or we get SIGINT/SIGTERM, then passes the
@@ -40,8 +29,8 @@ export async function superviseAll(services: ServiceSpec[]): Promise<number> {
   const outputs = children.flatMap(({ spec, proc }) => {
     const prefix = `[${spec.name.padEnd(width)}] `;
     return [
-      prefixLines(proc.stdout, prefix, (line) => process.stdout.write(line)),
-      prefixLines(proc.stderr, prefix, (line) => process.stderr.write(line)),
+      forEachLine(proc.stdout, (line) => process.stdout.write(`${prefix}${line}\n`)),
+      forEachLine(proc.stderr, (line) => process.stderr.write(`${prefix}${line}\n`)),
     ];
   });
 

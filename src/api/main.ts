@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { createDb } from '../shared/db/client.ts';
 import { seedMenu } from '../shared/db/seed.ts';
 import { createLogger } from '../shared/log.ts';
-import { createOutboxRelay } from '../shared/outbox.ts';
+import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
 import { startPeriodic } from '../shared/periodic.ts';
 import { reconcile } from '../shared/reconciler.ts';
 import { createRedis } from '../shared/redis.ts';
@@ -20,14 +20,7 @@ const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consu
 const seeded = await startOrExit(config, () => seedMenu(db));
 if (seeded > 0) log.info({ items: seeded }, 'seeded the menu');
 
-const relay = createOutboxRelay({
-  db,
-  redis,
-  log,
-  streamPrefix: config.streamPrefix,
-  intervalMs: config.relayIntervalMs,
-  retentionMs: config.outboxRetentionMs,
-});
+const relay = createOutboxRelay({ db, redis, log, ...relaySettings(config) });
 const reconciler = startPeriodic(
   'reconciler',
   Math.max(100, Math.min(config.reconcileAfterMs / 2, 30_000)),

@@ -1,7 +1,7 @@
 import type { Config } from '../shared/config.ts';
 import { CircuitOpen, GatewayTransientError, GatewayUnavailable } from '../shared/errors.ts';
 import { Events, GROUPS, STREAMS, type OrderPlaced } from '../shared/events.ts';
-import { createOutboxRelay } from '../shared/outbox.ts';
+import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
 import type { WorkerSpec } from '../shared/worker-runtime.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { createMockGateway, type MockGatewaySettings } from './gateway.ts';
@@ -25,14 +25,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       const breaker = new CircuitBreaker(config.breaker, ({ from, to }) =>
         log[to === 'open' ? 'warn' : 'info']({ from, to }, `circuit breaker ${to}`),
       );
-      const relay = createOutboxRelay({
-        db,
-        redis,
-        log,
-        streamPrefix: config.streamPrefix,
-        intervalMs: config.relayIntervalMs,
-        retentionMs: config.outboxRetentionMs,
-      });
+      const relay = createOutboxRelay({ db, redis, log, ...relaySettings(config) });
       let crashed = false;
       const handle = createPaymentHandler({
         db,

@@ -2,6 +2,7 @@ import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from './db/client.ts';
 import { outbox } from './db/schema.ts';
 import { streamKey, type EventBase, type EventDefinition } from './events.ts';
+import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { startPeriodic, type Periodic } from './periodic.ts';
 import type { Redis } from './redis.ts';
@@ -85,6 +86,11 @@ export interface OutboxRelayOptions extends OutboxPublisherOptions {
   /** How often to sweep for rows left unpublished (a crash after commit, Redis down). */
   intervalMs: number;
   retentionMs: number;
+}
+
+/** The relay's settings from the configuration. */
+export function relaySettings(config: Pick<Config, 'streamPrefix' | 'relayIntervalMs' | 'outboxRetentionMs'>) {
+  return { streamPrefix: config.streamPrefix, intervalMs: config.relayIntervalMs, retentionMs: config.outboxRetentionMs };
 }
 
 /** The relay loop each producing process runs: publish on kick and on every tick, purge old rows each minute. */

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'bun:test';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forEachLine } from '../../src/shared/read-lines.ts';
 import { readJson } from '../helpers/app.ts';
 import { freePort } from '../helpers/redis.ts';
 import { GiveUp, waitFor } from '../helpers/wait-for.ts';
@@ -20,18 +21,8 @@ function runDev(env: Record<string, string>) {
     stderr: 'pipe',
   });
   const output: string[] = [];
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    let pending = '';
-    for await (const chunk of stream) {
-      const lines = (pending + decoder.decode(chunk, { stream: true })).split('\n');
-      pending = lines.pop() ?? '';
-      output.push(...lines);
-    }
-    if (pending) output.push(pending);
-  };
-  void collect(proc.stdout);
-  void collect(proc.stderr);
+  void forEachLine(proc.stdout, (line) => output.push(line));
+  void forEachLine(proc.stderr, (line) => output.push(line));
   return { proc, output };
 }
 

@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun';
+import { forEachLine } from '../../src/shared/read-lines.ts';
 import { waitFor } from './wait-for.ts';
 
 const ENTRY = {
@@ -24,18 +25,6 @@ export interface RunningService {
 
 const running = new Set<RunningService>();
 
-async function collect(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
-  const decoder = new TextDecoder();
-  let pending = '';
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const line of parts) if (line.trim()) onLine(line);
-  }
-  if (pending.trim()) onLine(pending);
-}
-
 /** Starts a real service process (`bun src/<name>/main.ts`) with the given environment. */
 export function spawnService(name: ServiceName, env: Record<string, string>, command?: string[]): RunningService {
   const proc = Bun.spawn(command ?? [process.execPath, ENTRY[name]], {
@@ -47,14 +36,15 @@ export function spawnService(name: ServiceName, env: Record<string, string>, com
   });
   const lines: LogLine[] = [];
   const stderr: string[] = [];
-  void collect(proc.stdout, (line) => {
+  void forEachLine(proc.stdout, (line) => {
+    if (!line.trim()) return;
     try {
       lines.push(JSON.parse(line));
     } catch {
       lines.push({ msg: line, unparsed: true });
     }
   });
-  void collect(proc.stderr, (line) => stderr.push(line));
+  void forEachLine(proc.stderr, (line) => line.trim() && stderr.push(line));
   const service: RunningService = {
     name,
     proc,
