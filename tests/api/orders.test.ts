@@ -223,3 +223,15 @@ describe('the outbox', () => {
     expect(after!.n).toBe(before!.n);
   });
 });
+
+describe('deeply nested JSON', () => {
+  it('is refused with 422 before validation, however deep', async () => {
+    for (const depth of [33, 5_000, 30_000]) {
+      const { res, body } = await place('['.repeat(depth) + ']'.repeat(depth));
+      expect(res.status).toBe(422);
+      expect(body.error.message).toContain('nested deeper than 32 levels');
+    }
+    const ok = await place({ items: [{ menuItemId: 1, quantity: 1 }], customerEmail: email, note: [[[[[[]]]]]] });
+    expect(ok.res.status).toBe(201);
+  });
+});

@@ -1,9 +1,24 @@
 import { Elysia } from 'elysia';
-import { MalformedJson, PayloadTooLarge, UnsupportedMediaType } from '../../shared/errors.ts';
+import { MalformedJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../../shared/errors.ts';
 
 function isJson(contentType: string) {
   const mime = contentType.toLowerCase().trim();
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+// Our bodies are 4 levels deep. Deeper JSON is refused before validation: Elysia pretty-prints the
+// rejected value into its error, which costs quadratic time in the depth (20k levels took seconds).
+export const MAX_JSON_DEPTH = 32;
+
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Reads at most `limit` bytes, so a huge or endless (chunked) body never sits in memory whole. */
@@ -37,10 +52,17 @@ export function jsonBody(limitBytes: number) {
       throw new MalformedJson(cause);
     }
     if (text.trim() === '') throw new MalformedJson(new Error('empty body'));
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      parsed = JSON.parse(text);
     } catch (cause) {
       throw new MalformedJson(cause);
     }
+    if (deeperThan(parsed, MAX_JSON_DEPTH)) {
+      throw new ValidationFailed(`The body is nested deeper than ${MAX_JSON_DEPTH} levels`, [
+        { field: '/', message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
+      ]);
+    }
+    return parsed;
   });
 }
