@@ -53,6 +53,13 @@ export interface ConsumerOptions<Message> {
   logContext?: (message: Message) => Record<string, unknown>;
 }
 
+interface Entry {
+  id: string;
+  /** The entry's fields as Redis returns them; null when the entry was deleted while pending. */
+  flat: string[] | null;
+  deliveries: number;
+}
+
 export type ConsumerState = 'idle' | 'running' | 'paused' | 'reconnecting' | 'stopping' | 'stopped';
 
 export interface ConsumerStatus {
@@ -99,7 +106,11 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   const trimEveryMs = 60_000;
 
   const inflight = new Set<Promise<void>>();
-  const inflightIds = new Set<string>();
+  // Read ahead: entries fetched while every slot is busy wait here, so reading the next batch
+  // overlaps with processing this one. At most one batch is held beyond `concurrency`.
+  const waiting: Entry[] = [];
+  // Ids waiting or in flight: our own XAUTOCLAIM must not hand them to us a second time.
+  const heldIds = new Set<string>();
   // Entries that failed only because a dependency was away: retried by this consumer once it is
   // back, rather than claimed again, so an outage does not count against MAX_DELIVERIES.
   const awaitingRetry = new Map<string, { flat: string[]; deliveries: number }>();
@@ -175,50 +186,73 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     }
   }
 
-  async function process(id: string, flat: string[] | null, deliveries: number): Promise<void> {
-    // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
-    if (flat === null) return acknowledge(id);
-    inflightIds.add(id);
+  async function process({ id, flat, deliveries }: Entry): Promise<void> {
     try {
-      await processFields(id, flat, deliveries);
+      // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
+      if (flat === null) return acknowledge(id);
+      const fields = fieldsToRecord(flat);
+      let message: Message;
+      try {
+        message = options.decode(fields);
+      } catch (error) {
+        counts.failed++;
+        return await sendToDeadLetter(id, fields, describe(error), deliveries);
+      }
+      try {
+        await options.handle(message, { id, deliveries });
+        counts.processed++;
+        acknowledge(id);
+      } catch (error) {
+        counts.failed++;
+        const context = { ...options.logContext?.(message), entry_id: id, deliveries };
+        if (error instanceof PoisonMessage) return await sendToDeadLetter(id, fields, describe(error), deliveries);
+        if (isTransient(error)) {
+          dependencyDown = true;
+          lastError = describe(error);
+          awaitingRetry.set(id, { flat, deliveries });
+          log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
+          return;
+        }
+        if (deliveries >= options.maxDeliveries) return await sendToDeadLetter(id, fields, describe(error), deliveries);
+        log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
+      }
     } finally {
-      inflightIds.delete(id);
+      heldIds.delete(id);
     }
   }
 
-  async function processFields(id: string, flat: string[], deliveries: number): Promise<void> {
-    const fields = fieldsToRecord(flat);
-    let message: Message;
-    try {
-      message = options.decode(fields);
-    } catch (error) {
-      counts.failed++;
-      return sendToDeadLetter(id, fields, describe(error), deliveries);
-    }
-    try {
-      await options.handle(message, { id, deliveries });
-      counts.processed++;
-      acknowledge(id);
-    } catch (error) {
-      counts.failed++;
-      const context = { ...options.logContext?.(message), entry_id: id, deliveries };
-      if (error instanceof PoisonMessage) return sendToDeadLetter(id, fields, describe(error), deliveries);
-      if (isTransient(error)) {
-        dependencyDown = true;
-        lastError = describe(error);
-        awaitingRetry.set(id, { flat, deliveries });
-        log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
-        return;
-      }
-      if (deliveries >= options.maxDeliveries) return sendToDeadLetter(id, fields, describe(error), deliveries);
-      log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
-    }
-  }
+  // Read again once half a batch of room is free, not as soon as one entry is: reading one entry
+  // per round trip as slots trickle free would cost a round trip per entry.
+  const readWhenRoom = Math.max(1, Math.ceil(options.batchSize / 2));
+  const room = () => options.batchSize - waiting.length;
+  let roomFreed: (() => void) | undefined;
 
   function track(work: Promise<void>) {
     inflight.add(work);
-    void work.finally(() => inflight.delete(work));
+    void work.finally(() => {
+      inflight.delete(work);
+      dispatch();
+    });
   }
+
+  /** Starts waiting entries while there are free slots. */
+  function dispatch() {
+    while (inflight.size < options.concurrency && waiting.length > 0) track(process(waiting.shift()!));
+    if (roomFreed && room() >= readWhenRoom) roomFreed();
+  }
+
+  function hold(entry: Entry) {
+    heldIds.add(entry.id);
+    waiting.push(entry);
+  }
+
+  const roomFrees = () =>
+    new Promise<void>((resolve) => {
+      roomFreed = () => {
+        roomFreed = undefined;
+        resolve();
+      };
+    });
 
   /** Delivery counts of entries this consumer now owns, from XPENDING. */
   async function deliveryCounts(ids: string[]): Promise<Map<string, number>> {
@@ -229,7 +263,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   async function processOwned(entries: [string, string[] | null][]) {
     // Our own XAUTOCLAIM also returns entries this process is still working on, or holding for a retry.
-    entries = entries.filter(([id]) => !inflightIds.has(id) && !awaitingRetry.has(id));
+    entries = entries.filter(([id]) => !heldIds.has(id) && !awaitingRetry.has(id));
     const counted = await deliveryCounts(entries.map(([id]) => id));
     for (const [id, flat] of entries) {
       const deliveries = counted.get(id) ?? 1;
@@ -239,9 +273,10 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
           sendToDeadLetter(id, fields, `delivered ${deliveries} times without being acknowledged (consumers crashed or timed out on it)`, deliveries),
         );
       } else {
-        track(process(id, flat, deliveries));
+        hold({ id, flat, deliveries });
       }
     }
+    dispatch();
   }
 
   /** Entries this consumer name already owns (a restart with a fixed CONSUMER_NAME): finish them first. */
@@ -258,9 +293,9 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   async function claimAbandoned() {
     let cursor = '0-0';
     do {
-      const free = options.concurrency - inflight.size;
+      const free = room();
       if (free <= 0 || !running) return;
-      const [next, entries] = (await redis.xautoclaim(stream, group, consumer, options.claimIdleMs, cursor, 'COUNT', Math.min(free, options.batchSize))) as [
+      const [next, entries] = (await redis.xautoclaim(stream, group, consumer, options.claimIdleMs, cursor, 'COUNT', free)) as [
         string,
         [string, string[] | null][],
         string[]?,
@@ -276,14 +311,15 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   /** After an outage: take back the entries that failed on it (XCLAIM JUSTID resets their idle time without counting a delivery) and run them again. */
   async function retryAwaiting() {
-    const batch = [...awaitingRetry].slice(0, Math.max(1, options.concurrency - inflight.size));
+    const batch = [...awaitingRetry].slice(0, Math.max(1, room()));
     const ids = batch.map(([id]) => id);
     const stillOurs = new Set((await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID')) as string[]);
     for (const [id, { flat, deliveries }] of batch) {
       awaitingRetry.delete(id);
       // Gone from the pending list: acknowledged or dead-lettered elsewhere meanwhile.
-      if (stillOurs.has(id)) track(process(id, flat, deliveries));
+      if (stillOurs.has(id)) hold({ id, flat, deliveries });
     }
+    dispatch();
   }
 
   async function maintain(now: number) {
@@ -299,12 +335,13 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   }
 
   async function readNew() {
-    const count = Math.min(options.batchSize, options.concurrency - inflight.size);
     const reply = (await blockingRedis.xreadgroup(
-      'GROUP', group, consumer, 'COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', stream, '>',
+      'GROUP', group, consumer, 'COUNT', room(), 'BLOCK', options.blockMs, 'STREAMS', stream, '>',
     )) as [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1];
-    if (entries) for (const [id, flat] of entries) track(process(id, flat, 1));
+    if (!entries) return;
+    for (const [id, flat] of entries) hold({ id, flat, deliveries: 1 });
+    dispatch();
   }
 
   async function step() {
@@ -323,8 +360,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       log.info('dependency is back; resuming');
     }
     pausedBecause = undefined;
-    if (inflight.size >= options.concurrency) {
-      await Promise.race(inflight);
+    if (room() < readWhenRoom) {
+      await roomFrees();
       return;
     }
     if (awaitingRetry.size > 0) {
@@ -387,17 +424,22 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       running = false;
       state = 'stopping';
       wake?.();
+      roomFreed?.();
       // The loop exits after its current read, which BLOCKs at most blockMs.
       await loop;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       });
-      await Promise.race([Promise.allSettled([...inflight]), deadline]);
+      // Entries already read are finished too (dispatch keeps starting them as slots free).
+      const drained = (async () => {
+        while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      })();
+      await Promise.race([drained, deadline]);
       clearTimeout(timer);
       await flushAcks();
       state = 'stopped';
-      const unfinished = inflight.size;
+      const unfinished = inflight.size + waiting.length;
       log.info({ unfinished }, unfinished > 0 ? 'consumer stopped; unfinished entries stay pending for another consumer' : 'consumer stopped');
       return { unfinished };
     },
@@ -406,7 +448,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         state,
         redisOk,
         pausedBecause,
-        inflight: inflight.size,
+        inflight: inflight.size + waiting.length,
         ...counts,
         lastError,
       };

@@ -1,0 +1,70 @@
+import { parseArgs } from 'node:util';
+import Redis from 'ioredis';
+import { Events } from '../../src/shared/events.ts';
+import { recordToFields } from '../../src/shared/streams/stream-id.ts';
+
+export interface ContenderResult {
+  name: string;
+  messages: number;
+  enqueueSeconds: number;
+  processSeconds: number;
+  enqueuePerSecond: number;
+  processedPerSecond: number;
+}
+
+export function contenderArgs() {
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      messages: { type: 'string', default: '100000' },
+      concurrency: { type: 'string', default: '200' },
+      prefix: { type: 'string', default: `bench:queue:${process.pid}:` },
+      'redis-url': { type: 'string', default: Bun.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0' },
+    },
+  });
+  return {
+    messages: Number(values.messages),
+    concurrency: Number(values.concurrency),
+    prefix: values.prefix!,
+    redisUrl: values['redis-url']!,
+  };
+}
+
+/** The same message for every contender: a real, valid `orders.placed` entry. */
+export function sampleFields(): Record<string, string> {
+  const event = Events.orderPlaced.create(
+    {
+      orderId: '01a212c4-2d93-76bc-b31b-849e65fceaf5',
+      customerEmail: 'bench@example.com',
+      totalCents: 2875,
+      items: [
+        { menuItemId: 1, quantity: 2, unitPriceCents: 1250 },
+        { menuItemId: 12, quantity: 1, unitPriceCents: 375 },
+      ],
+    },
+    'bench-request',
+  );
+  return Events.orderPlaced.toFields(event);
+}
+
+/** XADDs `count` copies of the sample entry, pipelined 1000 at a time. */
+export async function fillStream(redis: Redis, stream: string, count: number): Promise<number> {
+  const fields = recordToFields(sampleFields());
+  const started = performance.now();
+  for (let done = 0; done < count; done += 1000) {
+    const pipeline = redis.pipeline();
+    for (let i = done; i < Math.min(count, done + 1000); i++) pipeline.xadd(stream, '*', ...fields);
+    await pipeline.exec();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+export function report(result: Omit<ContenderResult, 'enqueuePerSecond' | 'processedPerSecond'>): void {
+  const full: ContenderResult = {
+    ...result,
+    enqueuePerSecond: result.messages / result.enqueueSeconds,
+    processedPerSecond: result.messages / result.processSeconds,
+  };
+  // The orchestrator reads the last line.
+  console.log(JSON.stringify(full));
+}

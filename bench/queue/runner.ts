@@ -1,0 +1,56 @@
+/** The project's consumer runner exactly as the workers use it: schema validation and delivery counting on. */
+import Redis from 'ioredis';
+import { Events } from '../../src/shared/events.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { createRedis } from '../../src/shared/redis.ts';
+import { createConsumer } from '../../src/shared/streams/consumer.ts';
+import { contenderArgs, fillStream, report } from './common.ts';
+
+const { messages, concurrency, prefix, redisUrl } = contenderArgs();
+const log = createLogger({ service: 'bench', level: 'warn' });
+const setup = new Redis(redisUrl);
+const stream = `${prefix}runner`;
+await setup.del(stream, `${stream}.dlq`);
+await setup.xgroup('CREATE', stream, 'bench', '0', 'MKSTREAM');
+const enqueueSeconds = await fillStream(setup, stream, messages);
+
+const redis = createRedis(redisUrl, { connectionName: 'bench-runner', log });
+const blockingRedis = createRedis(redisUrl, { connectionName: 'bench-runner-read', log });
+await Promise.all([redis, blockingRedis].map((r) => new Promise((resolve) => (r.status === 'ready' ? resolve(null) : r.once('ready', resolve)))));
+
+let processed = 0;
+let allDone!: () => void;
+const done = new Promise<void>((resolve) => (allDone = resolve));
+const consumer = createConsumer({
+  redis,
+  blockingRedis,
+  stream,
+  group: 'bench',
+  consumer: 'runner',
+  deadLetterStream: `${stream}.dlq`,
+  deadLetterMaxLen: 1000,
+  decode: Events.orderPlaced.fromFields,
+  handle: async () => {
+    if (++processed === messages) allDone();
+  },
+  log,
+  concurrency,
+  batchSize: 200,
+  blockMs: 1000,
+  claimIdleMs: 30_000,
+  maxDeliveries: 5,
+});
+
+const started = performance.now();
+void consumer.start();
+await done;
+// Counted once every acknowledgement is flushed, like the bare loop's last XACK.
+await consumer.stop(10_000);
+const processSeconds = (performance.now() - started) / 1000;
+const [pending] = (await setup.xpending(stream, 'bench')) as [number];
+if (Number(pending) !== 0) throw new Error(`runner left ${pending} entries pending`);
+await setup.del(stream, `${stream}.dlq`);
+setup.disconnect();
+redis.disconnect();
+blockingRedis.disconnect();
+report({ name: 'runner', messages, enqueueSeconds, processSeconds });
