@@ -29,6 +29,9 @@ describe('compose.yaml', () => {
     const dockerfile = await Bun.file(new URL('Dockerfile', root)).text();
     expect(dockerfile).toMatch(/^FROM oven\/bun:/m);
     expect(dockerfile).toContain('bun install --frozen-lockfile');
+    // The install applies patches/, so they must be in the image before it.
+    expect(dockerfile.indexOf('COPY patches')).toBeGreaterThan(-1);
+    expect(dockerfile.indexOf('COPY patches')).toBeLessThan(dockerfile.indexOf('bun install'));
   });
 
   it('runs migrate once before the rest, and restarts and health-checks the long-running services', () => {

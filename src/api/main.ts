@@ -5,6 +5,7 @@ import { createLogger } from '../shared/log.ts';
 import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
 import { startPeriodic } from '../shared/periodic.ts';
 import { reconcile } from '../shared/reconciler.ts';
+import { surviveStrayConnectionErrors } from '../shared/process-guards.ts';
 import { createRedis } from '../shared/redis.ts';
 import { closeRedis, exitGracefullyOnSignal } from '../shared/shutdown.ts';
 import { loadConfigOrExit, startOrExit } from '../shared/startup.ts';
@@ -13,6 +14,7 @@ import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 
 const config = loadConfigOrExit(Bun.env);
 const log = createLogger({ service: 'api', level: config.logLevel });
+surviveStrayConnectionErrors(log);
 const { db, close } = createDb(config.databaseUrl);
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
 const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumerName}`, log });

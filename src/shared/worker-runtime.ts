@@ -4,6 +4,7 @@ import { createDb, type Database } from './db/client.ts';
 import { isDatabaseUnreachable } from './db/connection-error.ts';
 import { startHealthServer } from './health-server.ts';
 import { createLogger, type Logger } from './log.ts';
+import { surviveStrayConnectionErrors } from './process-guards.ts';
 import { createRedis, waitUntilReady, type Redis } from './redis.ts';
 import { closeRedis, exitGracefullyOnSignal } from './shutdown.ts';
 import { createConsumer, type MessageMeta } from './streams/consumer.ts';
@@ -75,6 +76,7 @@ export function createWorker<Message>(spec: WorkerSpec<Message>, { db, redis, bl
 export function runWorker<Message>(spec: WorkerSpec<Message>) {
   const { config } = spec;
   const log = createLogger({ service: spec.service, level: config.logLevel });
+  surviveStrayConnectionErrors(log);
   const { db, close } = createDb(config.databaseUrl, { max: config.consumerConcurrency + 2 });
   const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}`, log });
   const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}:read`, log });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { freePort } from '../../scripts/spawn-service.ts';
 import { waitFor } from './wait-for.ts';
 
 /** The shared Redis the tests use; each test file works under its own key prefix. */
@@ -26,12 +27,7 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-export async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const { port } = server;
-  server.stop(true);
-  return port;
-}
+export { freePort } from '../../scripts/spawn-service.ts';
 
 /**
  * A throwaway redis-server of the test's own, for tests that stop, restart or wipe Redis

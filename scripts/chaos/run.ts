@@ -1,0 +1,366 @@
+/**
+ * The chaos run behind `bun run chaos` (and its short version in `bun test`): a system of its own
+ * on the configured PostgreSQL and Redis, orders placed at a steady rate while workers are SIGKILLed
+ * and restarted and their Redis and PostgreSQL connections cut, then invariants checked from the
+ * database and Redis, never from the workers' own counters.
+ */
+import { sql } from 'drizzle-orm';
+import Redis from 'ioredis';
+import postgres from 'postgres';
+import { createDb } from '../../src/shared/db/client.ts';
+import { ensureDatabase, migrateDatabase } from '../../src/shared/db/migrate.ts';
+import { seedMenu } from '../../src/shared/db/seed.ts';
+import { GROUPS, STREAMS, streamKey } from '../../src/shared/events.ts';
+import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
+import { freePort, spawnService, type RunningService, type ServiceName } from '../spawn-service.ts';
+
+export interface ChaosOptions {
+  /** Orders to place. */
+  orders: number;
+  /** Worker SIGKILLs (each followed by a restart); at least this many. */
+  kills: number;
+  /** Orders per second. */
+  rate: number;
+  /** The PostgreSQL server (its database part is replaced by a fresh chaos database). */
+  databaseUrl: string;
+  redisUrl: string;
+  /** How long to wait for the pipeline to drain after the last order. */
+  drainTimeoutMs: number;
+  /** Keep the chaos database and streams afterwards, to look at them. */
+  keep?: boolean;
+  /** Write every process's log lines here (one file per process), to see what happened. */
+  logDir?: string;
+  onProgress?: (progress: ChaosProgress) => void;
+}
+
+export interface ChaosProgress {
+  phase: 'placing' | 'draining' | 'checking';
+  placed: number;
+  accepted: number;
+  settled: number;
+  kills: number;
+  connectionKills: number;
+}
+
+export interface Invariant {
+  ok: boolean;
+  line: string;
+}
+
+export interface ChaosReport {
+  invariants: Invariant[];
+  accepted: number;
+  kills: number;
+  clientKills: number;
+  backendKills: number;
+  database: string;
+  streamPrefix: string;
+  seconds: number;
+}
+
+const random = Math.random;
+const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = performance.now();
+  const tag = `${Date.now().toString(36)}_${process.pid}`;
+  const database = `chaos_${tag}`;
+  const target = new URL(options.databaseUrl);
+  target.pathname = `/${database}`;
+  const databaseUrl = target.href;
+  const streamPrefix = `chaos:${tag}:`;
+
+  await ensureDatabase(databaseUrl);
+  await migrateDatabase(databaseUrl);
+  const { db, close } = createDb(databaseUrl, { max: 4 });
+  await seedMenu(db);
+  const admin = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  const pgAdmin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+
+  const apiPort = await freePort();
+  const env = (extra: Record<string, string>): Record<string, string> => ({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: options.redisUrl,
+    STREAM_PREFIX: streamPrefix,
+    HEALTH_PORT: '0',
+    LOG_LEVEL: 'info',
+    // Transient gateway failures up; timings short, so recovery is visible within the run.
+    GATEWAY_LATENCY_MS: '10',
+    GATEWAY_ERROR_RATE: '0.3',
+    GATEWAY_DECLINE_RATE: '0.05',
+    RETRY_BASE_DELAY_MS: '10',
+    RETRY_MAX_DELAY_MS: '100',
+    BREAKER_COOLDOWN_MS: '300',
+    CLAIM_IDLE_MS: '1500',
+    RECONCILE_AFTER_MS: '5000',
+    RELAY_INTERVAL_MS: '200',
+    CONSUMER_BLOCK_MS: '200',
+    SHUTDOWN_TIMEOUT_MS: '3000',
+    ...extra,
+  });
+
+  const everyProcess: RunningService[] = [];
+  let serial = 0;
+  const start = (name: ServiceName, slot: string) => {
+    const service = spawnService(name, env({ CONSUMER_NAME: `${slot}-${++serial}`, ...(name === 'api' ? { PORT: String(apiPort) } : {}) }));
+    everyProcess.push(service);
+    return service;
+  };
+  const api = start('api', 'api');
+  const workers = new Map<string, RunningService>([
+    ['payment-a', start('payment', 'payment-a')],
+    ['payment-b', start('payment', 'payment-b')],
+    ['notify-a', start('notify', 'notify-a')],
+  ]);
+  await until(() => api.lines.some((l) => l.msg === 'api listening'), 20_000, 'the API to start');
+
+  const progress: ChaosProgress = { phase: 'placing', placed: 0, accepted: 0, settled: 0, kills: 0, connectionKills: 0 };
+  const report = () => options.onProgress?.({ ...progress });
+  let clientKills = 0;
+  let backendKills = 0;
+
+  // --- the load: a steady rate, each order retried with its idempotency key until accepted ---
+  const accepted = new Set<string>();
+  async function placeOne(i: number) {
+    for (let attempt = 1; attempt <= 30; attempt++) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${apiPort}/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': `chaos-${i}` },
+          body: JSON.stringify({ items: [{ menuItemId: 1 + (i % 12), quantity: 1 + (i % 3) }], customerEmail: `chaos-${i}@example.com` }),
+        });
+        if (res.status === 201) {
+          accepted.add(((await res.json()) as { id: string }).id);
+          progress.accepted = accepted.size;
+          return;
+        }
+        await res.arrayBuffer();
+      } catch {
+        // The API's PostgreSQL connection was cut mid-request: retry with the same key.
+      }
+      await Bun.sleep(50 * attempt);
+    }
+  }
+  const placing = (async () => {
+    const interval = 1000 / options.rate;
+    const inFlight: Promise<void>[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < options.orders; i++) {
+      const due = t0 + i * interval;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      inFlight.push(placeOne(i));
+      progress.placed = i + 1;
+    }
+    await Promise.all(inFlight);
+  })();
+
+  // --- the chaos: kills spread over the placing time, connection cuts in between ---
+  const duration = (options.orders / options.rate) * 1000;
+  const killAt = Array.from({ length: options.kills }, () => 0.05 + 0.85 * random()).sort().map((f) => f * duration);
+  const cutAt = Array.from({ length: Math.max(2, Math.ceil(options.kills / 2)) }, () => random() * duration).sort();
+  const chaos = (async () => {
+    const t0 = performance.now();
+    const cuts = ['redis', 'postgres'] as const;
+    const events = [...killAt.map((at) => ({ at, kind: 'kill' as const })), ...cutAt.map((at, i) => ({ at, kind: cuts[i % 2]! }))].sort(
+      (a, b) => a.at - b.at,
+    );
+    for (const event of events) {
+      const wait = t0 + event.at - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      if (event.kind === 'kill') {
+        const slot = pick([...workers.keys()]);
+        await workers.get(slot)!.stop('SIGKILL');
+        progress.kills++;
+        await Bun.sleep(100 + random() * 400);
+        workers.set(slot, start(slot.startsWith('payment') ? 'payment' : 'notify', slot));
+      } else if (event.kind === 'redis') {
+        clientKills += await killWorkerRedisClients(admin);
+        progress.connectionKills++;
+      } else {
+        const [row] = await pgAdmin`
+          select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+          where datname = ${database} and pid <> pg_backend_pid()`;
+        backendKills += row!.n;
+        progress.connectionKills++;
+      }
+      report();
+    }
+  })();
+
+  const ticker = setInterval(async () => {
+    progress.settled = await settledCount(db).catch(() => progress.settled);
+    report();
+  }, 250);
+  await Promise.all([placing, chaos]);
+
+  // --- drain ---
+  progress.phase = 'draining';
+  const ids = [...accepted];
+  const deadline = Date.now() + options.drainTimeoutMs;
+  for (;;) {
+    const settled = await settledCount(db);
+    const dead = (await deadLetteredOrders(admin, streamPrefix)).size;
+    const pending = await pendingEntries(admin, streamPrefix);
+    progress.settled = settled;
+    report();
+    if (settled + dead >= ids.length && pending === 0) break;
+    if (Date.now() > deadline) break;
+    await Bun.sleep(250);
+  }
+  clearInterval(ticker);
+
+  // --- invariants, from PostgreSQL and Redis ---
+  progress.phase = 'checking';
+  report();
+  const invariants = [
+    // The API is never killed, only its database sessions: every order must get in, through retries with its key.
+    { ok: ids.length === options.orders, line: `${ids.length} of ${options.orders} orders accepted by the API (clients retry with their Idempotency-Key)` },
+    ...(await checkInvariants({ db, admin, streamPrefix, accepted: ids, notifyProcesses: everyProcess.filter((p) => p.name === 'notify') })),
+  ];
+
+  for (const service of everyProcess) await service.stop('SIGTERM').catch(() => {});
+  if (options.logDir) {
+    for (const [i, service] of everyProcess.entries()) {
+      const lines = [...service.lines.map((line) => JSON.stringify(line)), ...service.stderr.map((line) => `stderr: ${line}`)];
+      await Bun.write(`${options.logDir}/${String(i).padStart(2, '0')}-${service.name}.log`, `${lines.join('\n')}\n`);
+    }
+  }
+  await pgAdmin.end();
+  await close();
+  if (!options.keep) {
+    await deleteKeys(admin, streamPrefix);
+    const server = new URL(options.databaseUrl);
+    server.pathname = '/postgres';
+    const dropper = postgres(server.href, { max: 1, onnotice: () => {} });
+    await dropper.unsafe(`drop database if exists "${database}" with (force)`);
+    await dropper.end();
+  }
+  admin.disconnect();
+
+  return {
+    invariants,
+    accepted: ids.length,
+    kills: progress.kills,
+    clientKills,
+    backendKills,
+    database,
+    streamPrefix,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`chaos: timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** CLIENT KILL on the workers' Redis connections (named `payment:...` and `notify:...`). */
+async function killWorkerRedisClients(admin: Redis): Promise<number> {
+  const list = (await admin.client('LIST')) as string;
+  const ids = list
+    .split('\n')
+    .map((line) => Object.fromEntries(line.split(' ').map((pair) => pair.split('='))))
+    .filter((client) => /^(payment|notify):/.test(client.name ?? ''))
+    .map((client) => client.id as string);
+  for (const id of ids) await admin.client('KILL', 'ID', id).catch(() => 0);
+  return ids.length;
+}
+
+async function settledCount(db: ReturnType<typeof createDb>['db']): Promise<number> {
+  const [row] = await db.execute<{ n: number }>(sql`select count(*)::int as n from orders where status <> 'processing' and notified_at is not null`);
+  return row!.n;
+}
+
+async function deadLetteredOrders(admin: Redis, prefix: string): Promise<Map<string, string>> {
+  const byOrder = new Map<string, string>();
+  for (const stream of [STREAMS.paymentDeadLetter, STREAMS.notifyDeadLetter]) {
+    const entries = (await admin.xrange(streamKey(prefix, stream), '-', '+')) as [string, string[]][];
+    for (const [, flat] of entries) {
+      const letter = fieldsToRecord(flat);
+      const orderId = (JSON.parse(letter.fields ?? '{}') as { orderId?: string }).orderId;
+      if (orderId) byOrder.set(orderId, letter.error ?? '');
+    }
+  }
+  return byOrder;
+}
+
+async function pendingEntries(admin: Redis, prefix: string): Promise<number> {
+  let total = 0;
+  for (const [stream, group] of [
+    [STREAMS.ordersPlaced, GROUPS.payment],
+    [STREAMS.paymentCompleted, GROUPS.notification],
+  ] as const) {
+    try {
+      total += Number(((await admin.xpending(streamKey(prefix, stream), group)) as [number])[0]);
+    } catch {
+      // No group yet: nothing pending.
+    }
+  }
+  return total;
+}
+
+async function checkInvariants({
+  db,
+  admin,
+  streamPrefix,
+  accepted,
+  notifyProcesses,
+}: {
+  db: ReturnType<typeof createDb>['db'];
+  admin: Redis;
+  streamPrefix: string;
+  accepted: string[];
+  notifyProcesses: RunningService[];
+}): Promise<Invariant[]> {
+  const acceptedSet = new Set(accepted);
+  const rows = await db.execute<{ id: string; status: string; notified: boolean; charges: number; attempts: number }>(sql`
+    select o.id::text as id, o.status::text as status, o.notified_at is not null as notified,
+      (select count(*)::int from gateway_charges g where g.idempotency_key = o.id::text) as charges,
+      (select count(*)::int from payment_attempts p where p.order_id = o.id) as attempts
+    from orders o`);
+  const dead = await deadLetteredOrders(admin, streamPrefix);
+  const final = rows.filter((r) => r.status !== 'processing');
+  const paid = final.filter((r) => r.status === 'paid').length;
+  const unaccounted = accepted.filter((id) => {
+    const row = rows.find((r) => r.id === id);
+    return !(row && row.status !== 'processing') && !dead.has(id);
+  });
+  const overcharged = rows.filter((r) => r.charges > 1);
+  const unpaidCharge = rows.filter((r) => r.status === 'paid' && r.charges !== 1);
+  const noticesPerOrder = new Map<string, number>();
+  for (const service of notifyProcesses) {
+    for (const line of service.lines) {
+      if (String(line.msg).startsWith('customer notified')) noticesPerOrder.set(String(line.order_id), (noticesPerOrder.get(String(line.order_id)) ?? 0) + 1);
+    }
+  }
+  const notifiedTwice = [...noticesPerOrder].filter(([, n]) => n > 1);
+  const notNotified = final.filter((r) => !r.notified && !dead.has(r.id));
+  const pending = await pendingEntries(admin, streamPrefix);
+  const strangers = rows.filter((r) => !acceptedSet.has(r.id));
+
+  return [
+    {
+      ok: unaccounted.length === 0,
+      line: `${accepted.length} accepted orders: ${paid} paid, ${final.length - paid} payment_failed, ${dead.size} dead-lettered with a reason, ${unaccounted.length} unaccounted for`,
+    },
+    { ok: strangers.length === 0, line: `${rows.length} orders in the database for ${accepted.length} accepted (client retries created ${strangers.length} extra)` },
+    { ok: overcharged.length === 0, line: `${overcharged.length} orders with more than one gateway_charges row` },
+    { ok: unpaidCharge.length === 0 && final.every((r) => r.attempts === 1), line: `${unpaidCharge.length} paid orders without exactly one charge; ${final.filter((r) => r.attempts !== 1).length} final orders without exactly one outcome` },
+    { ok: notifiedTwice.length === 0, line: `${notifiedTwice.length} orders notified more than once (${[...noticesPerOrder.values()].reduce((a, b) => a + b, 0)} notices in all)` },
+    { ok: notNotified.length === 0, line: `${notNotified.length} final orders not notified` },
+    { ok: pending === 0, line: `${pending} entries still pending in the consumer groups` },
+  ];
+}
+
+async function deleteKeys(redis: Redis, prefix: string) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,0 +1,64 @@
+import type { Subprocess } from 'bun';
+import { forEachLine } from '../src/shared/read-lines.ts';
+
+const ENTRY = {
+  api: 'src/api/main.ts',
+  payment: 'src/payment/main.ts',
+  notify: 'src/notify/main.ts',
+} as const;
+
+export type ServiceName = keyof typeof ENTRY;
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+export interface RunningService {
+  name: ServiceName;
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>;
+  /** Every JSON line the process wrote to stdout. */
+  lines: LogLine[];
+  /** Everything it wrote to stderr. */
+  stderr: string[];
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+/** Starts a real service process (`bun src/<name>/main.ts`, or `command`) and collects its JSON log lines. */
+export function spawnService(name: ServiceName, env: Record<string, string>, command?: string[]): RunningService {
+  const proc = Bun.spawn(command ?? [process.execPath, ENTRY[name]], {
+    cwd: ROOT,
+    env: { PATH: Bun.env.PATH ?? '', HOME: Bun.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const lines: LogLine[] = [];
+  const stderr: string[] = [];
+  void forEachLine(proc.stdout, (line) => {
+    if (!line.trim()) return;
+    try {
+      lines.push(JSON.parse(line));
+    } catch {
+      lines.push({ msg: line, unparsed: true });
+    }
+  });
+  void forEachLine(proc.stderr, (line) => line.trim() && stderr.push(line));
+  return {
+    name,
+    proc,
+    lines,
+    stderr,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return proc.exited;
+    },
+  };
+}
+
+/** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'bun:test';
+import { runChaos } from '../../scripts/chaos/run.ts';
+import { TEST_SERVER_URL } from '../helpers/db.ts';
+import { TEST_REDIS_URL } from '../helpers/redis.ts';
+
+describe('a short chaos run (bun run chaos, smaller)', () => {
+  it('loses no order, charges none twice and notifies none twice while workers are killed and connections cut', async () => {
+    const report = await runChaos({
+      orders: 300,
+      kills: 4,
+      rate: 100,
+      databaseUrl: TEST_SERVER_URL,
+      redisUrl: TEST_REDIS_URL,
+      drainTimeoutMs: 60_000,
+    });
+    expect(report.kills).toBeGreaterThanOrEqual(4);
+    expect(report.accepted).toBe(300);
+    const failed = report.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.line);
+    expect(failed).toEqual([]);
+    expect(report.invariants).toHaveLength(8);
+  });
+});
