@@ -7,12 +7,11 @@
 import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import postgres from 'postgres';
-import { createDb } from '../../src/shared/db/client.ts';
-import { ensureDatabase, migrateDatabase } from '../../src/shared/db/migrate.ts';
-import { seedMenu } from '../../src/shared/db/seed.ts';
+import type { Database } from '../../src/shared/db/client.ts';
 import { GROUPS, STREAMS, streamKey } from '../../src/shared/events.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { freePort, spawnService, type RunningService, type ServiceName } from '../spawn-service.ts';
+import { createThrowawayDatabase } from '../throwaway-database.ts';
 
 export interface ChaosOptions {
   /** Orders to place. */
@@ -63,17 +62,9 @@ const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.lengt
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = performance.now();
-  const tag = `${Date.now().toString(36)}_${process.pid}`;
-  const database = `chaos_${tag}`;
-  const target = new URL(options.databaseUrl);
-  target.pathname = `/${database}`;
-  const databaseUrl = target.href;
-  const streamPrefix = `chaos:${tag}:`;
-
-  await ensureDatabase(databaseUrl);
-  await migrateDatabase(databaseUrl);
-  const { db, close } = createDb(databaseUrl, { max: 4 });
-  await seedMenu(db);
+  const throwaway = await createThrowawayDatabase(options.databaseUrl, 'chaos');
+  const { db, name: database, url: databaseUrl } = throwaway;
+  const streamPrefix = `${database.replaceAll('_', ':')}:`;
   const admin = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
   const pgAdmin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
 
@@ -125,6 +116,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (let attempt = 1; attempt <= 30; attempt++) {
       try {
         const res = await fetch(`http://127.0.0.1:${apiPort}/orders`, {
+          // A request the API never answers is a failure to report, not a reason to wait forever.
+          signal: AbortSignal.timeout(30_000),
           method: 'POST',
           headers: { 'content-type': 'application/json', 'idempotency-key': `chaos-${i}` },
           body: JSON.stringify({ items: [{ menuItemId: 1 + (i % 12), quantity: 1 + (i % 3) }], customerEmail: `chaos-${i}@example.com` }),
@@ -227,14 +220,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   }
   await pgAdmin.end();
-  await close();
-  if (!options.keep) {
+  if (options.keep) {
+    await throwaway.close();
+  } else {
     await deleteKeys(admin, streamPrefix);
-    const server = new URL(options.databaseUrl);
-    server.pathname = '/postgres';
-    const dropper = postgres(server.href, { max: 1, onnotice: () => {} });
-    await dropper.unsafe(`drop database if exists "${database}" with (force)`);
-    await dropper.end();
+    await throwaway.drop();
   }
   admin.disconnect();
 
@@ -270,7 +260,7 @@ async function killWorkerRedisClients(admin: Redis): Promise<number> {
   return ids.length;
 }
 
-async function settledCount(db: ReturnType<typeof createDb>['db']): Promise<number> {
+async function settledCount(db: Database): Promise<number> {
   const [row] = await db.execute<{ n: number }>(sql`select count(*)::int as n from orders where status <> 'processing' and notified_at is not null`);
   return row!.n;
 }
@@ -310,7 +300,7 @@ async function checkInvariants({
   accepted,
   notifyProcesses,
 }: {
-  db: ReturnType<typeof createDb>['db'];
+  db: Database;
   admin: Redis;
   streamPrefix: string;
   accepted: string[];
