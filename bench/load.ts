@@ -33,6 +33,7 @@ const { values } = parseArgs({
     orders: { type: 'string' },
     gateway: { type: 'string', default: 'both' },
     'payment-workers': { type: 'string', default: '2' },
+    'log-dir': { type: 'string' },
   },
 });
 
@@ -183,26 +184,42 @@ function pgbenchBinary(): string | undefined {
   return version ? `${root}/${version}/bin/pgbench` : undefined;
 }
 
-/** The same SQL one order costs, straight into PostgreSQL at the same concurrency. */
-async function pgbench(databaseUrl: string, clients: number, seconds: number): Promise<number | undefined> {
+/**
+ * The same SQL one order costs, straight into PostgreSQL at the same concurrency, in a database of
+ * its own (its outbox rows must not reach a running relay).
+ */
+async function pgbench(clients: number, seconds: number): Promise<number | undefined> {
   const binary = pgbenchBinary();
-  if (!binary) return undefined;
+  if (!binary) {
+    console.warn('pgbench not found (PATH or /usr/lib/postgresql/*/bin): no ceiling this time');
+    return undefined;
+  }
+  const database = await createThrowawayDatabase(config.databaseUrl, 'pgbench');
+  try {
+    return await runPgbench(binary, database.url, clients, seconds);
+  } finally {
+    await database.drop();
+  }
+}
+
+async function runPgbench(binary: string, databaseUrl: string, clients: number, seconds: number): Promise<number | undefined> {
   const url = new URL(databaseUrl);
   const proc = Bun.spawn(
     [binary, '-n', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', new URL('pgbench/order.sql', import.meta.url).pathname, '-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username || 'postgres'), url.pathname.slice(1)],
     { stdout: 'pipe', stderr: 'pipe', env: { ...Bun.env, PGPASSWORD: decodeURIComponent(url.password) } },
   );
-  const out = await new Response(proc.stdout).text();
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   await proc.exited;
   const match = out.match(/tps = ([\d.]+) \(without initial connection time\)/);
+  if (!match) console.warn(`pgbench failed: ${err.trim().split('\n').at(-1)}`);
   return match ? Number(match[1]) : undefined;
 }
 
-async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: string, db: Database, prefix: string, databaseUrl: string) => Promise<T>): Promise<T> {
+async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: string, db: Database, prefix: string) => Promise<T>): Promise<T> {
   const database = await createThrowawayDatabase(config.databaseUrl, 'bench');
   const prefix = `${database.name.replaceAll('_', ':')}:`;
   const port = await freePort();
-  const env = { DATABASE_URL: database.url, REDIS_URL: config.redisUrl, STREAM_PREFIX: prefix, HEALTH_PORT: '0', LOG_LEVEL: 'warn', PORT: String(port), ...gateway };
+  const env = { DATABASE_URL: database.url, REDIS_URL: config.redisUrl, STREAM_PREFIX: prefix, HEALTH_PORT: '0', LOG_LEVEL: values['log-dir'] ? 'info' : 'warn', PORT: String(port), ...gateway };
   const processes: RunningService[] = [
     spawnService('api', { ...env, LOG_LEVEL: 'info' }),
     ...Array.from({ length: Number(values['payment-workers']) }, (_, i) => spawnService('payment', { ...env, CONSUMER_NAME: `bench-payment-${i}`, CONSUMER_CONCURRENCY: '64' })),
@@ -215,9 +232,14 @@ async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: s
   }
   const redis = new Redis(config.redisUrl);
   try {
-    return await run(`http://127.0.0.1:${port}`, database.db, prefix, database.url);
+    return await run(`http://127.0.0.1:${port}`, database.db, prefix);
   } finally {
     for (const service of processes) await service.stop('SIGTERM');
+    if (values['log-dir']) {
+      for (const [i, service] of processes.entries()) {
+        await Bun.write(`${values['log-dir']}/${database.name}-${i}-${service.name}.log`, service.lines.map((line) => JSON.stringify(line)).join('\n'));
+      }
+    }
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
@@ -229,7 +251,7 @@ async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: s
   }
 }
 
-async function measure(label: string, apiUrl: string, db: Database, prefix: string, databaseUrl: string) {
+async function measure(label: string, apiUrl: string, db: Database, prefix: string) {
   // A second of slack: the API's clock stamps created_at, ours only says when we began.
   const runStartedAt = new Date(Date.now() - 1000);
   const load = await drive(apiUrl, label);
@@ -237,7 +259,6 @@ async function measure(label: string, apiUrl: string, db: Database, prefix: stri
   const lagAtEnd = await streamLag(redis, prefix);
   redis.disconnect();
   const journey = await journeys(db, runStartedAt, load.accepted.length);
-  const tps = await pgbench(databaseUrl, connections, Math.max(5, Math.round(load.seconds / 2)));
   const ordersPerSecond = load.accepted.length / load.seconds;
   return {
     label,
@@ -249,20 +270,26 @@ async function measure(label: string, apiUrl: string, db: Database, prefix: stri
     statuses: load.statuses,
     endToEndMs: { paid: journey.paid, notified: journey.notified, unfinished: journey.unfinished },
     streamLagAtEnd: lagAtEnd,
-    pgbenchTps: tps,
-    ratioToPgbench: tps ? ordersPerSecond / tps : undefined,
+    pgbenchTps: undefined as number | undefined,
+    ratioToPgbench: undefined as number | undefined,
   };
+}
+
+/** pgbench after the system has stopped, so the two never compete for the same cores. */
+async function withCeiling(run: Awaited<ReturnType<typeof measure>>) {
+  const tps = await pgbench(connections, Math.max(5, Math.round(run.seconds / 2)));
+  return { ...run, pgbenchTps: tps, ratioToPgbench: tps ? run.ordersPerSecond / tps : undefined };
 }
 
 const runs: Awaited<ReturnType<typeof measure>>[] = [];
 if (values.url) {
   const { db, close } = createDb(config.databaseUrl, { max: 4 });
-  runs.push(await measure('running system', values.url.replace(/\/$/, ''), db, config.streamPrefix, config.databaseUrl));
+  runs.push(await withCeiling(await measure('running system', values.url.replace(/\/$/, ''), db, config.streamPrefix)));
   await close();
 } else {
   const wanted = values.gateway === 'both' ? (['zero', 'realistic'] as const) : ([values.gateway as keyof typeof GATEWAYS] as const);
   for (const name of wanted) {
-    runs.push(await withOwnSystem(GATEWAYS[name], (url, db, prefix, databaseUrl) => measure(`gateway ${name}`, url, db, prefix, databaseUrl)));
+    runs.push(await withCeiling(await withOwnSystem(GATEWAYS[name], (url, db, prefix) => measure(`gateway ${name}`, url, db, prefix))));
   }
 }
 

@@ -6,7 +6,7 @@
 BEGIN;
 SELECT id, name, description, price_cents, available, created_at FROM menu_items WHERE id IN (:item);
 INSERT INTO orders (id, customer_email, total_cents, request_id) VALUES (gen_random_uuid(), 'pgbench@example.com', 1250, 'pgbench') RETURNING id AS order_id \gset
-INSERT INTO order_items (order_id, menu_item_id, name, quantity, unit_price_cents) VALUES (:'order_id', :item, 'Margherita Pizza', 1, 1250) RETURNING *;
+INSERT INTO order_items (order_id, menu_item_id, name, quantity, unit_price_cents) VALUES (':order_id'::uuid, :item, 'Margherita Pizza', 1, 1250) RETURNING *;
 INSERT INTO outbox (event_id, event_type, stream, order_id, fields)
-  VALUES (gen_random_uuid(), 'OrderPlaced', 'orders.placed', :'order_id', '{"type":"OrderPlaced","orderId":"x","totalCents":"1250","items":"[]"}'::jsonb);
+  VALUES (gen_random_uuid(), 'OrderPlaced', 'orders.placed', ':order_id'::uuid, '{"type":"OrderPlaced","orderId":"x","totalCents":"1250","items":"[]"}'::jsonb);
 COMMIT;

@@ -15,7 +15,7 @@ import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 const config = loadConfigOrExit(Bun.env);
 const log = createLogger({ service: 'api', level: config.logLevel });
 surviveStrayConnectionErrors(log);
-const { db, close } = createDb(config.databaseUrl, { applicationName: 'api' });
+const { db, close } = createDb(config.databaseUrl, { max: config.databasePoolSize, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
 const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumerName}`, log });
 

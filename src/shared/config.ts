@@ -17,6 +17,12 @@ export const EnvSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'Redis connection URL',
   }),
+  DATABASE_POOL_SIZE: Type.Integer({
+    default: 10,
+    minimum: 1,
+    maximum: 200,
+    description: "PostgreSQL connections per process; every process's pool together must stay under the server's max_connections",
+  }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port of the API' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -110,6 +116,7 @@ function toConfig(env: Env) {
   return Object.freeze({
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,

@@ -77,7 +77,7 @@ export function runWorker<Message>(spec: WorkerSpec<Message>) {
   const { config } = spec;
   const log = createLogger({ service: spec.service, level: config.logLevel });
   surviveStrayConnectionErrors(log);
-  const { db, close } = createDb(config.databaseUrl, { max: config.consumerConcurrency + 2, applicationName: spec.service });
+  const { db, close } = createDb(config.databaseUrl, { max: config.databasePoolSize, applicationName: spec.service });
   const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}`, log });
   const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}:read`, log });
   const { consumer, parts } = createWorker(spec, { db, redis, blockingRedis, log });

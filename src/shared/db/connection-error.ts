@@ -15,6 +15,8 @@ const UNREACHABLE_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
+  // Out of connection slots: a capacity problem that passes, never a reason to fail an order.
+  '53300',
 ]);
 
 /**
