@@ -5,6 +5,9 @@ import { seedMenu } from '../../src/shared/db/seed.ts';
 import { BASE, createTestApp, get, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let tdb: TestDatabase;
 let unmigrated: TestDatabase;

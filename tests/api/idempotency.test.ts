@@ -6,6 +6,9 @@ import { purgeExpiredIdempotencyKeys } from '../../src/api/services/idempotency.
 import { createTestApp, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let tdb: TestDatabase;
 let app: ReturnType<typeof createTestApp>['app'];

@@ -7,6 +7,9 @@ import { createDb } from '../../src/shared/db/client.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { BASE, createTestApp, get, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 type Spec = Awaited<ReturnType<typeof SwaggerParser.dereference>> & { paths: Record<string, Record<string, any>> };
 

@@ -6,6 +6,9 @@ import { forEachLine } from '../../src/shared/read-lines.ts';
 import { readJson } from '../helpers/app.ts';
 import { freePort } from '../helpers/redis.ts';
 import { GiveUp, waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 const root = new URL('../..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'orders-dev-'));

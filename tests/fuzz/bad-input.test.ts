@@ -9,6 +9,9 @@ import { createWorker } from '../../src/shared/worker-runtime.ts';
 import { BASE, get, readJson } from '../helpers/app.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let pipeline: Pipeline;
 beforeAll(async () => {

@@ -14,7 +14,10 @@ export function uniquePrefix(label: string): string {
 
 /** A plain connection for the test's own commands (not fail-fast, unlike the services'). */
 export function connectRedis(url = TEST_REDIS_URL): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+  // Some tests stop this Redis on purpose; ioredis reconnects, and the commands themselves report failures.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Deletes every key under the prefix. */

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'bun:test';
 import { runChaos } from '../../scripts/chaos/run.ts';
 import { TEST_SERVER_URL } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/redis.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 describe('a short chaos run (bun run chaos, smaller)', () => {
   it('loses no order, charges none twice and notifies none twice while workers are killed and connections cut', async () => {

@@ -4,6 +4,9 @@ import { GROUPS, STREAMS } from '../../src/shared/events.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService, type RunningService } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let pipeline: Pipeline;
 let notify: RunningService;

@@ -6,6 +6,9 @@ import { fieldsToRecord, recordToFields } from '../../src/shared/streams/stream-
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService, type RunningService } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let pipeline: Pipeline;
 let payment: RunningService;

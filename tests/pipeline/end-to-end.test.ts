@@ -8,6 +8,9 @@ import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { freePort } from '../helpers/redis.ts';
 import { healthPort, killAll, spawnService, type RunningService } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let pipeline: Pipeline;
 let api: RunningService;

@@ -12,6 +12,9 @@ import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { healthPort, killAll, spawnService } from '../helpers/processes.ts';
 import { freePort, startPrivateRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -8,6 +8,9 @@ import { trimAcknowledged } from '../../src/shared/streams/trim.ts';
 import { captureLines } from '../helpers/log-capture.ts';
 import { connectRedis, deleteKeys, startPrivateRedis, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 const prefix = uniquePrefix('consumer');
 const admin = connectRedis();

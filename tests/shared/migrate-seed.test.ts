@@ -4,6 +4,9 @@ import { createDb } from '../../src/shared/db/client.ts';
 import { ensureDatabase, migrateDatabase } from '../../src/shared/db/migrate.ts';
 import { SEED_MENU, seedMenu } from '../../src/shared/db/seed.ts';
 import { databaseUrl, dropDatabase, uniqueDatabaseName } from '../helpers/db.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 const created: string[] = [];
 afterAll(async () => {

@@ -11,6 +11,9 @@ import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { createTestApp, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+
+allowSlowTests();
 
 let tdb: TestDatabase;
 const prefix = uniquePrefix('outbox');
