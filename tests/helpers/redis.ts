@@ -48,6 +48,8 @@ export async function startPrivateRedis() {
       stderr: 'ignore',
     });
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // Refused connections are expected until the server is up; the ping below is the real check.
+    probe.on('error', () => {});
     try {
       await waitFor(async () => {
         try {
