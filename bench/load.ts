@@ -17,6 +17,7 @@ import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import { createDb, type Database } from '../src/shared/db/client.ts';
 import { GROUPS, STREAMS, streamKey } from '../src/shared/events.ts';
+import { deleteKeysWithPrefix } from '../src/shared/redis.ts';
 import { loadConfigOrExit } from '../src/shared/startup.ts';
 import { fieldsToRecord } from '../src/shared/streams/stream-id.ts';
 import { freePort, spawnService, type RunningService } from '../scripts/spawn-service.ts';
@@ -240,12 +241,7 @@ async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: s
         await Bun.write(`${values['log-dir']}/${database.name}-${i}-${service.name}.log`, service.lines.map((line) => JSON.stringify(line)).join('\n'));
       }
     }
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();
     await database.drop();
   }

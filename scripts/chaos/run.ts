@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import postgres from 'postgres';
 import type { Database } from '../../src/shared/db/client.ts';
 import { GROUPS, STREAMS, streamKey } from '../../src/shared/events.ts';
+import { deleteKeysWithPrefix } from '../../src/shared/redis.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { freePort, spawnService, type RunningService, type ServiceName } from '../spawn-service.ts';
 import { createThrowawayDatabase } from '../throwaway-database.ts';
@@ -223,7 +224,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   if (options.keep) {
     await throwaway.close();
   } else {
-    await deleteKeys(admin, streamPrefix);
+    await deleteKeysWithPrefix(admin, streamPrefix);
     await throwaway.drop();
   }
   admin.disconnect();
@@ -346,11 +347,3 @@ async function checkInvariants({
   ];
 }
 
-async function deleteKeys(redis: Redis, prefix: string) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}

@@ -20,15 +20,7 @@ export function connectRedis(url = TEST_REDIS_URL): Redis {
   return redis;
 }
 
-/** Deletes every key under the prefix. */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+export { deleteKeysWithPrefix as deleteKeys } from '../../src/shared/redis.ts';
 
 export { freePort } from '../../scripts/spawn-service.ts';
 
