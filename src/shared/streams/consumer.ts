@@ -107,7 +107,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   const inflight = new Set<Promise<void>>();
   // Read ahead: entries fetched while every slot is busy wait here, so reading the next batch
-  // overlaps with processing this one. At most one batch is held beyond `concurrency`.
+  // overlaps with processing this one. At most `min(batchSize, concurrency)` wait.
   const waiting: Entry[] = [];
   // Ids waiting or in flight: our own XAUTOCLAIM must not hand them to us a second time.
   const heldIds = new Set<string>();
@@ -223,8 +223,11 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   // Read again once half a batch of room is free, not as soon as one entry is: reading one entry
   // per round trip as slots trickle free would cost a round trip per entry.
-  const readWhenRoom = Math.max(1, Math.ceil(options.batchSize / 2));
-  const room = () => options.batchSize - waiting.length;
+  // The buffer holds at most one round of slots, so several replicas share a backlog instead of
+  // one of them hoarding a whole batch.
+  const bufferSize = Math.min(options.batchSize, options.concurrency);
+  const readWhenRoom = Math.max(1, Math.ceil(bufferSize / 2));
+  const room = () => bufferSize - waiting.length;
   let roomFreed: (() => void) | undefined;
 
   function track(work: Promise<void>) {
