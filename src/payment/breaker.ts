@@ -58,6 +58,9 @@ export class CircuitBreaker {
 
   /** Reports how a call that tryAcquire allowed went. */
   onResult(ok: boolean, now: number): void {
+    // A call let through while closed can finish after the breaker opened: its result says nothing
+    // about the gateway now, and only the half-open trial may close the breaker again.
+    if (this.current === 'open') return;
     const wasTrial = this.current === 'half-open';
     if (wasTrial) this.trialInFlight = false;
     if (ok) {

@@ -61,6 +61,16 @@ describe('the circuit breaker', () => {
     expect(changes.map((c) => c.to)).toEqual(['open', 'half-open', 'open']);
   });
 
+  it('ignores calls that started before it opened and finish after', () => {
+    const { b, changes } = breaker();
+    expect(b.tryAcquire(0)).toBe(true); // a slow call, let through while closed
+    for (let i = 0; i < 3; i++) b.onResult(false, 10);
+    b.onResult(true, 20); // the slow call succeeds late
+    expect(b.state(20)).toBe('open');
+    expect(b.tryAcquire(500)).toBe(false);
+    expect(changes.map((c) => c.to)).toEqual(['open']);
+  });
+
   it('needs the threshold of failures again after closing', () => {
     const { b } = breaker();
     for (let i = 0; i < 3; i++) b.onResult(false, 0);
