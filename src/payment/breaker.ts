@@ -65,13 +65,13 @@ export class CircuitBreaker {
     if (wasTrial) this.trialInFlight = false;
     if (ok) {
       this.failuresInARow = 0;
-      if (this.current !== 'closed') this.moveTo('closed');
+      if (wasTrial) this.moveTo('closed');
       return;
     }
     this.failuresInARow++;
     if (wasTrial || this.failuresInARow >= this.options.failureThreshold) {
       this.openedAt = now;
-      if (this.current !== 'open') this.moveTo('open');
+      this.moveTo('open');
     }
   }
 
