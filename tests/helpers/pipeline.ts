@@ -4,6 +4,7 @@ import { createApp } from '../../src/api/app.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { STREAMS, streamKey } from '../../src/shared/events.ts';
+import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { createOutboxRelay } from '../../src/shared/outbox.ts';
 import { createRedis } from '../../src/shared/redis.ts';
@@ -103,7 +104,7 @@ export async function createPipeline(label: string, { redisUrl = TEST_REDIS_URL,
 
   async function deadLetters(stream: (typeof STREAMS)['paymentDeadLetter' | 'notifyDeadLetter']) {
     const entries = (await admin.xrange(key(stream), '-', '+')) as [string, string[]][];
-    return entries.map(([id, flat]) => ({ id, ...Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : []))) }) as Record<string, string>);
+    return entries.map(([id, flat]): Record<string, string> & { id: string } => ({ ...fieldsToRecord(flat), id }));
   }
 
   return {

@@ -1,0 +1,51 @@
+/** `bun run streams [--json]`: every stream, its groups and consumers, dead letters and the outbox backlog. */
+import { parseArgs } from 'node:util';
+import { createDb } from '../src/shared/db/client.ts';
+import { pipelineReport } from '../src/shared/ops/stream-report.ts';
+import { loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
+import { connectOrExit } from './cli-redis.ts';
+
+const { values } = parseArgs({ args: Bun.argv.slice(2), options: { json: { type: 'boolean', default: false } } });
+const config = loadConfigOrExit(Bun.env);
+const redis = await connectOrExit(config.redisUrl);
+const { db, close } = createDb(config.databaseUrl, { max: 1, applicationName: 'streams-cli' });
+const report = await startOrExit(config, () => pipelineReport({ redis, db, prefix: config.streamPrefix }));
+redis.disconnect();
+await close();
+
+if (values.json) {
+  console.log(JSON.stringify(report, null, 2));
+  process.exit(0);
+}
+
+const ms = (value: number | null) => (value === null ? '-' : value < 1000 ? `${value} ms` : `${(value / 1000).toFixed(1)} s`);
+const rows: string[][] = [['STREAM', 'LENGTH', 'FIRST ID', 'LAST ID', 'GROUP', 'CONSUMERS', 'PENDING', 'LAG', 'OLDEST PENDING IDLE']];
+for (const stream of report.streams) {
+  const groups = stream.groups.length > 0 ? stream.groups : [undefined];
+  for (const [i, group] of groups.entries()) {
+    rows.push([
+      i === 0 ? stream.key : '',
+      i === 0 ? String(stream.length) : '',
+      i === 0 ? (stream.firstId ?? '-') : '',
+      i === 0 ? (stream.lastId ?? '-') : '',
+      group?.name ?? '(no group yet)',
+      group ? String(group.consumers.length) : '-',
+      group ? String(group.pending) : '-',
+      group ? String(group.lag ?? '?') : '-',
+      group ? ms(group.oldestPendingIdleMs) : '-',
+    ]);
+  }
+}
+const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+
+console.log('');
+for (const stream of report.streams) {
+  for (const group of stream.groups) {
+    for (const consumer of group.consumers) {
+      console.log(`consumer ${consumer.name} (${group.name} on ${stream.key}): ${consumer.pending} pending, idle ${ms(consumer.idleMs)}`);
+    }
+  }
+}
+console.log(`dead letters: ${report.deadLetters.map((d) => `${d.key} ${d.length}`).join(', ')}`);
+console.log(`outbox: ${report.outbox.unpublished} unpublished${report.outbox.unpublished > 0 ? `, oldest ${ms(Math.round(report.outbox.oldestUnpublishedAgeMs ?? 0))}` : ''}`);

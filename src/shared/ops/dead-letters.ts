@@ -1,0 +1,126 @@
+import { AppError } from '../errors.ts';
+import { streamKey } from '../events.ts';
+import type { Redis } from '../redis.ts';
+import { fieldsToRecord, recordToFields } from '../streams/stream-id.ts';
+import { PIPELINE } from './stream-report.ts';
+
+export interface DeadLetterEntry {
+  /** Its id in the dead-letter stream. */
+  id: string;
+  deadLetterStream: string;
+  originalStream: string;
+  originalId: string;
+  group: string;
+  consumer: string;
+  error: string;
+  deliveries: number;
+  deadLetteredAt: string;
+  fields: Record<string, string>;
+}
+
+export class DeadLetterNotFound extends AppError {
+  readonly code = 'dead_letter_not_found';
+  readonly status = 404;
+  constructor(id: string) {
+    super(`No dead-lettered entry with id ${id}`);
+  }
+}
+
+export class UnknownDeadLetterStream extends AppError {
+  readonly code = 'unknown_dead_letter_stream';
+  readonly status = 400;
+  constructor(name: string) {
+    super(`Unknown dead-letter stream ${JSON.stringify(name)}; expected one of ${PIPELINE.map((p) => p.deadLetter).join(', ')}`);
+  }
+}
+
+function parse(deadLetterStream: string, id: string, flat: string[]): DeadLetterEntry {
+  const entry = fieldsToRecord(flat);
+  let fields: Record<string, string> = {};
+  try {
+    fields = JSON.parse(entry.fields ?? '{}');
+  } catch {
+    fields = { unparseable: entry.fields ?? '' };
+  }
+  return {
+    id,
+    deadLetterStream,
+    originalStream: entry.originalStream ?? '',
+    originalId: entry.originalId ?? '',
+    group: entry.group ?? '',
+    consumer: entry.consumer ?? '',
+    error: entry.error ?? '',
+    deliveries: Number(entry.deliveries ?? 0),
+    deadLetteredAt: entry.deadLetteredAt ?? '',
+    fields,
+  };
+}
+
+/**
+ * Reading and repairing the dead-letter streams: shared by `bun run dlq`, the admin endpoints and
+ * the operations page, so all three do exactly the same thing.
+ */
+export function createDeadLetters(redis: Redis, prefix: string) {
+  const streams = PIPELINE.map((p) => p.deadLetter as string);
+  const keyOf = (name: string) => {
+    if (!streams.includes(name)) throw new UnknownDeadLetterStream(name);
+    return streamKey(prefix, name);
+  };
+
+  async function list(stream?: string, count = 100): Promise<DeadLetterEntry[]> {
+    const names = stream ? [stream] : streams;
+    const lists = await Promise.all(
+      names.map(async (name) => {
+        const entries = (await redis.xrevrange(keyOf(name), '+', '-', 'COUNT', count)) as [string, string[]][];
+        return entries.map(([id, flat]) => parse(name, id, flat));
+      }),
+    );
+    return lists.flat().sort((a, b) => b.deadLetteredAt.localeCompare(a.deadLetteredAt));
+  }
+
+  async function show(id: string): Promise<DeadLetterEntry> {
+    for (const name of streams) {
+      const [entry] = (await redis.xrange(keyOf(name), id, id)) as [string, string[]][];
+      if (entry) return parse(name, entry[0], entry[1]);
+    }
+    throw new DeadLetterNotFound(id);
+  }
+
+  /**
+   * Puts the entry back on its original stream as a new entry, then removes it from the dead-letter
+   * stream: only after the XADD succeeded, so a failure leaves it where it was.
+   */
+  async function replayOne(entry: DeadLetterEntry): Promise<string> {
+    const newId = (await redis.xadd(entry.originalStream, '*', ...recordToFields(entry.fields))) as string;
+    await redis.xdel(streamKey(prefix, entry.deadLetterStream), entry.id);
+    return newId;
+  }
+
+  return {
+    streams,
+    list,
+    show,
+    async replay(target: { id: string } | { all: true; stream?: string }, { dryRun = false } = {}) {
+      const entries = 'id' in target ? [await show(target.id)] : await list(target.stream, 100_000);
+      const replayed: { id: string; originalStream: string; newId: string | null }[] = [];
+      for (const entry of entries) {
+        replayed.push({ id: entry.id, originalStream: entry.originalStream, newId: dryRun ? null : await replayOne(entry) });
+      }
+      return replayed;
+    },
+    async purge(target: { id: string } | { all: true; stream?: string }): Promise<number> {
+      if ('id' in target) {
+        const entry = await show(target.id);
+        return Number(await redis.xdel(streamKey(prefix, entry.deadLetterStream), entry.id));
+      }
+      let removed = 0;
+      for (const name of target.stream ? [target.stream] : streams) {
+        removed += await redis.xlen(keyOf(name));
+        await redis.del(keyOf(name));
+      }
+      return removed;
+    },
+  };
+}
+
+export type DeadLetters = ReturnType<typeof createDeadLetters>;

@@ -1,0 +1,98 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../db/client.ts';
+import { GROUPS, STREAMS, streamKey } from '../events.ts';
+import type { Redis } from '../redis.ts';
+import { fieldsToRecord } from '../streams/stream-id.ts';
+
+export interface ConsumerReport {
+  name: string;
+  pending: number;
+  idleMs: number;
+}
+
+export interface GroupReport {
+  name: string;
+  consumers: ConsumerReport[];
+  pending: number;
+  /** Entries in the stream the group has not been delivered yet (null when Redis cannot tell). */
+  lag: number | null;
+  lastDeliveredId: string;
+  oldestPendingIdleMs: number | null;
+}
+
+export interface StreamReport {
+  stream: string;
+  key: string;
+  length: number;
+  firstId: string | null;
+  lastId: string | null;
+  groups: GroupReport[];
+}
+
+export interface PipelineReport {
+  streams: StreamReport[];
+  deadLetters: { stream: string; key: string; length: number }[];
+  outbox: { unpublished: number; oldestUnpublishedAgeMs: number | null };
+}
+
+/** The pipeline's streams and the group that reads each. */
+export const PIPELINE = [
+  { stream: STREAMS.ordersPlaced, group: GROUPS.payment, deadLetter: STREAMS.paymentDeadLetter },
+  { stream: STREAMS.paymentCompleted, group: GROUPS.notification, deadLetter: STREAMS.notifyDeadLetter },
+] as const;
+
+async function streamReport(redis: Redis, prefix: string, stream: string): Promise<StreamReport> {
+  const key = streamKey(prefix, stream);
+  const [length, first, last] = await Promise.all([
+    redis.xlen(key),
+    redis.xrange(key, '-', '+', 'COUNT', 1) as Promise<[string, string[]][]>,
+    redis.xrevrange(key, '+', '-', 'COUNT', 1) as Promise<[string, string[]][]>,
+  ]);
+  let rawGroups: string[][] = [];
+  try {
+    rawGroups = (await redis.xinfo('GROUPS', key)) as string[][];
+  } catch {
+    // No such stream yet: no groups.
+  }
+  const groups = await Promise.all(
+    rawGroups.map(async (raw) => {
+      const info = fieldsToRecord(raw.map(String));
+      const name = info.name!;
+      const consumers = ((await redis.xinfo('CONSUMERS', key, name)) as string[][]).map((c) => {
+        const consumer = fieldsToRecord(c.map(String));
+        return { name: consumer.name!, pending: Number(consumer.pending), idleMs: Number(consumer.idle) };
+      });
+      const pending = Number(info.pending);
+      let oldestPendingIdleMs: number | null = null;
+      if (pending > 0) {
+        const [oldest] = (await redis.xpending(key, name, '-', '+', 1)) as [string, string, number, number][];
+        oldestPendingIdleMs = oldest ? Number(oldest[2]) : null;
+      }
+      return {
+        name,
+        consumers,
+        pending,
+        lag: info.lag === undefined || info.lag === null || info.lag === '' ? null : Number(info.lag),
+        lastDeliveredId: info['last-delivered-id'] ?? '0-0',
+        oldestPendingIdleMs,
+      };
+    }),
+  );
+  return { stream, key, length, firstId: first[0]?.[0] ?? null, lastId: last[0]?.[0] ?? null, groups };
+}
+
+/** Everything `bun run streams` and the operations page show, read from Redis and PostgreSQL. */
+export async function pipelineReport({ redis, db, prefix }: { redis: Redis; db: Database; prefix: string }): Promise<PipelineReport> {
+  const streams = await Promise.all(PIPELINE.map(({ stream }) => streamReport(redis, prefix, stream)));
+  const deadLetters = await Promise.all(
+    PIPELINE.map(async ({ deadLetter }) => ({ stream: deadLetter, key: streamKey(prefix, deadLetter), length: await redis.xlen(streamKey(prefix, deadLetter)) })),
+  );
+  const [outbox] = await db.execute<{ unpublished: number; oldest_ms: number | null }>(sql`
+    select count(*)::int as unpublished, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms
+    from outbox where published_at is null`);
+  return {
+    streams,
+    deadLetters,
+    outbox: { unpublished: outbox?.unpublished ?? 0, oldestUnpublishedAgeMs: outbox?.oldest_ms ?? null },
+  };
+}

@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { sql } from 'drizzle-orm';
+import { Events, GROUPS, STREAMS } from '../../src/shared/events.ts';
+import { recordToFields } from '../../src/shared/streams/stream-id.ts';
+import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { killAll, spawnService } from '../helpers/processes.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+allowSlowTests();
+
+let pipeline: Pipeline;
+const root = new URL('../..', import.meta.url).pathname;
+
+beforeAll(async () => {
+  pipeline = await createPipeline('ops_cli');
+  spawnService('payment', pipeline.env({ CONSUMER_NAME: 'payment-ops' }));
+  spawnService('notify', pipeline.env({ CONSUMER_NAME: 'notify-ops' }));
+});
+afterAll(async () => {
+  await killAll();
+  await pipeline.close();
+});
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn([process.execPath, 'run', ...args], {
+    cwd: root,
+    env: { PATH: Bun.env.PATH ?? '', DATABASE_URL: pipeline.url, REDIS_URL: pipeline.env().REDIS_URL!, STREAM_PREFIX: pipeline.prefix, ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code: await proc.exited, stdout, stderr };
+}
+
+/** An orders.placed entry for an order that is not in the database yet: it is dead-lettered. */
+async function deadLetterAnOrder() {
+  const orderId = Bun.randomUUIDv7();
+  const event = Events.orderPlaced.create(
+    { orderId, customerEmail: 'late@example.com', totalCents: 1250, items: [{ menuItemId: 1, quantity: 1, unitPriceCents: 1250 }] },
+    `ops-${orderId}`,
+  );
+  await pipeline.admin.xadd(pipeline.key(STREAMS.ordersPlaced), '*', ...recordToFields(Events.orderPlaced.toFields(event)));
+  const letter = await waitFor(async () => (await pipeline.deadLetters(STREAMS.paymentDeadLetter)).find((l) => l.fields?.includes(orderId)), {
+    what: 'the entry to be dead-lettered',
+  });
+  return { orderId, letterId: letter.id };
+}
+
+describe('bun run streams', () => {
+  it('reports streams, groups, consumers, pending, dead letters and the outbox, as JSON for scripts', async () => {
+    const { id } = await pipeline.placeOrder('streams@example.com');
+    await pipeline.waitUntilSettled([id]);
+    const { code, stdout } = await cli(['streams', '--json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    const placed = report.streams.find((s: { stream: string }) => s.stream === 'orders.placed');
+    expect(placed.key).toBe(pipeline.key(STREAMS.ordersPlaced));
+    expect(placed.length).toBeGreaterThan(0);
+    expect(placed.groups[0]).toMatchObject({ name: GROUPS.payment, pending: 0, lag: 0 });
+    expect(placed.groups[0].consumers.map((c: { name: string }) => c.name)).toContain('payment-ops');
+    expect(report.deadLetters.map((d: { stream: string }) => d.stream)).toEqual(['payment.dlq', 'notify.dlq']);
+    expect(report.outbox).toEqual({ unpublished: 0, oldestUnpublishedAgeMs: null });
+  });
+
+  it('prints a table for people', async () => {
+    const { code, stdout } = await cli(['streams']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('STREAM');
+    expect(stdout).toContain(pipeline.key(STREAMS.paymentCompleted));
+    expect(stdout).toContain('notification-service');
+    expect(stdout).toMatch(/outbox: \d+ unpublished/);
+  });
+});
+
+describe('bun run dlq', () => {
+  it('lists and shows a dead letter with its reason', async () => {
+    const { orderId, letterId } = await deadLetterAnOrder();
+    const list = await cli(['dlq', 'list', '--json']);
+    expect(list.code).toBe(0);
+    const entry = JSON.parse(list.stdout).find((e: { id: string }) => e.id === letterId);
+    expect(entry).toMatchObject({ deadLetterStream: 'payment.dlq', originalStream: pipeline.key(STREAMS.ordersPlaced), group: GROUPS.payment });
+    expect(entry.error).toContain(`order ${orderId} does not exist`);
+
+    const show = await cli(['dlq', 'show', letterId]);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout).fields.orderId).toBe(orderId);
+  });
+
+  it('replays an entry to its stream, so the order moves on once its cause is fixed', async () => {
+    const { orderId, letterId } = await deadLetterAnOrder();
+    // The cause: the order was missing. Fix it, then replay.
+    await pipeline.db.execute(sql`insert into orders (id, customer_email, total_cents, request_id) values (${orderId}, 'late@example.com', 1250, ${`ops-${orderId}`})`);
+    await pipeline.db.execute(sql`insert into order_items (order_id, menu_item_id, name, quantity, unit_price_cents) values (${orderId}, 1, 'Margherita Pizza', 1, 1250)`);
+
+    const dry = await cli(['dlq', 'replay', letterId, '--dry-run']);
+    expect(dry.stdout).toContain('would replay');
+    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(true);
+
+    const replay = await cli(['dlq', 'replay', letterId]);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(`replayed ${letterId}`);
+    await pipeline.waitUntilSettled([orderId]);
+    expect(await pipeline.orderState(orderId)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
+    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(false);
+  });
+
+  it('purges only with --yes', async () => {
+    const { letterId } = await deadLetterAnOrder();
+    const refused = await cli(['dlq', 'purge', letterId]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--yes');
+    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(true);
+
+    const purged = await cli(['dlq', 'purge', letterId, '--yes']);
+    expect(purged.code).toBe(0);
+    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(false);
+
+    await deadLetterAnOrder();
+    const all = await cli(['dlq', 'purge', '--all', '--yes']);
+    expect(all.stdout).toMatch(/^[1-9]\d* purged/m);
+    expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);
+  });
+
+  it('says clearly when an id is unknown, a stream is wrong, or Redis is not there', async () => {
+    const unknown = await cli(['dlq', 'show', '12345-0']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('No dead-lettered entry with id 12345-0');
+
+    const badStream = await cli(['dlq', 'list', 'orders.placed']);
+    expect(badStream.code).toBe(1);
+    expect(badStream.stderr).toContain('Unknown dead-letter stream "orders.placed"');
+
+    const usage = await cli(['dlq', 'explode']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('usage:');
+
+    const down = await cli(['dlq', 'list'], { REDIS_URL: 'redis://127.0.0.1:1/0' });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('Cannot reach Redis at redis://127.0.0.1:1/0');
+    expect(down.stderr).not.toMatch(/\n\s+at /);
+  });
+});
