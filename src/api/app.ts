@@ -5,13 +5,14 @@ import { errorHandler } from './errors.ts';
 import { requestContext } from './plugins/request-context.ts';
 import { healthRoutes } from './routes/health.ts';
 import { menuRoutes } from './routes/menu.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { ordersRoutes } from './routes/orders.ts';
 
 /** Builds the HTTP API without listening, so tests drive it with `app.handle(request)`. */
 export function createApp(deps: AppDeps) {
   return new Elysia()
     .use(errorHandler(deps.log))
-    .use(requestContext(deps.log))
+    .use(requestContext(deps.log, deps.metrics))
     .use(
       swagger({
         provider: 'swagger-ui',
@@ -34,7 +35,8 @@ export function createApp(deps: AppDeps) {
     )
     .use(menuRoutes(deps))
     .use(ordersRoutes(deps))
-    .use(healthRoutes(deps));
+    .use(healthRoutes(deps))
+    .use(metricsRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

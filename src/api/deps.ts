@@ -2,6 +2,7 @@ import type { Config } from '../shared/config.ts';
 import type { Database } from '../shared/db/client.ts';
 import type { HealthCheck } from '../shared/health.ts';
 import type { Logger } from '../shared/log.ts';
+import type { Metrics } from '../shared/metrics.ts';
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
@@ -9,6 +10,8 @@ export interface AppDeps {
   log: Logger;
   config: Pick<Config, 'bodyLimitBytes' | 'idempotencyKeyTtlHours' | 'idempotencyWaitMs'>;
   healthChecks: Record<string, HealthCheck>;
+  /** Prometheus metrics of this process (served at GET /metrics). */
+  metrics: Metrics;
   /** Told after an order commits, so its `orders.placed` event is published at once (see createOutboxRelay). */
   outbox: { kick(): void };
 }

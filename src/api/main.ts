@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { createDb } from '../shared/db/client.ts';
 import { seedMenu } from '../shared/db/seed.ts';
 import { createLogger } from '../shared/log.ts';
+import { createMetrics } from '../shared/metrics.ts';
 import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
 import { startPeriodic } from '../shared/periodic.ts';
 import { reconcile } from '../shared/reconciler.ts';
@@ -49,6 +50,7 @@ const app = createApp({
   db,
   log,
   config,
+  metrics: createMetrics('api', { redis, db, prefix: config.streamPrefix }),
   outbox: relay,
   healthChecks: {
     postgres: () => db.execute(sql`select 1`),

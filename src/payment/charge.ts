@@ -16,6 +16,8 @@ export interface ChargeDeps {
   now: () => number;
   sleep: (ms: number) => Promise<unknown>;
   random: () => number;
+  /** Told about every gateway call (e.g. for metrics): how it went and how long it took. */
+  onGatewayCall?: (result: 'succeeded' | 'declined' | 'error', seconds: number) => void;
 }
 
 /**
@@ -27,13 +29,17 @@ export interface ChargeDeps {
 export async function chargeWithRetries(deps: ChargeDeps, request: ChargeRequest): Promise<PaymentResult> {
   for (let attempt = 1; ; attempt++) {
     if (!deps.breaker.tryAcquire(deps.now())) throw new CircuitOpen(deps.breaker.waitMs(deps.now()));
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       const result = await deps.gateway.charge(request);
+      deps.onGatewayCall?.(result.status, seconds());
       deps.breaker.onResult(true, deps.now());
       return result.status === 'succeeded'
         ? { outcome: 'succeeded', chargeId: result.chargeId, attempts: attempt }
         : { outcome: 'failed', failureReason: result.reason, attempts: attempt };
     } catch (error) {
+      deps.onGatewayCall?.('error', seconds());
       deps.breaker.onResult(false, deps.now());
       if (!canRetry(attempt, deps.retry)) throw new GatewayUnavailable(attempt, error);
       const delay = nextDelay(attempt, deps.retry, deps.random);

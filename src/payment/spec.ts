@@ -1,6 +1,7 @@
 import type { Config } from '../shared/config.ts';
 import { CircuitOpen, GatewayTransientError, GatewayUnavailable } from '../shared/errors.ts';
 import { Events, GROUPS, STREAMS, type OrderPlaced } from '../shared/events.ts';
+import { BREAKER_STATE_VALUE } from '../shared/metrics.ts';
 import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
 import type { WorkerSpec } from '../shared/worker-runtime.ts';
 import { CircuitBreaker } from './breaker.ts';
@@ -21,10 +22,12 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
     deadLetterStream: STREAMS.paymentDeadLetter,
     decode: Events.orderPlaced.fromFields,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
-    setup({ db, redis, log }) {
-      const breaker = new CircuitBreaker(config.breaker, ({ from, to }) =>
-        log[to === 'open' ? 'warn' : 'info']({ from, to }, `circuit breaker ${to}`),
-      );
+    setup({ db, redis, log, metrics }) {
+      const breaker = new CircuitBreaker(config.breaker, ({ from, to }) => {
+        metrics.breakerState.set(BREAKER_STATE_VALUE[to]);
+        log[to === 'open' ? 'warn' : 'info']({ from, to }, `circuit breaker ${to}`);
+      });
+      metrics.breakerState.set(BREAKER_STATE_VALUE.closed);
       const relay = createOutboxRelay({ db, redis, log, ...relaySettings(config) });
       let crashed = false;
       const handle = createPaymentHandler({
@@ -37,6 +40,11 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
         now: Date.now,
         sleep: Bun.sleep,
         random: Math.random,
+        onGatewayCall: (result, seconds) => {
+          metrics.gatewayCalls.observe({ result }, seconds);
+          if (result === 'error') metrics.gatewayErrors.inc();
+        },
+        onOutcome: (outcome) => metrics.payments.inc({ outcome }),
         crash(point: CrashPoint) {
           if (crashed || config.crashAt !== point) return;
           crashed = true;

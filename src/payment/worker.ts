@@ -16,6 +16,8 @@ export interface PaymentWorkerDeps extends ChargeDeps {
   /** Publishes the payment.completed outbox row right after commit. */
   outbox: { kick(): void };
   crash?: (point: CrashPoint) => void;
+  /** Told about each outcome this worker recorded. */
+  onOutcome?: (outcome: 'succeeded' | 'failed') => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export function createPaymentHandler(deps: PaymentWorkerDeps) {
     const recorded = await recordOutcome(db, row.order, result);
     if (recorded) {
       deps.outbox.kick();
+      deps.onOutcome?.(result.outcome);
       log.info({ outcome: result.outcome, attempts: result.attempts, ...(result.outcome === 'succeeded' ? { charge_id: result.chargeId } : { failure_reason: result.failureReason }), delivery: meta.deliveries }, 'payment recorded');
     } else {
       log.info('another delivery recorded the outcome first; nothing to do');

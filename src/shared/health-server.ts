@@ -1,6 +1,7 @@
 import type { Server } from 'bun';
 import { runHealthChecks, type HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface HealthServerOptions {
   port: number;
@@ -8,10 +9,12 @@ export interface HealthServerOptions {
   checks: Record<string, HealthCheck>;
   /** Extra figures for people reading /health (consumer counts, breaker state); never affect the status. */
   details?: () => Record<string, unknown>;
+  /** Served at GET /metrics for Prometheus. */
+  metrics?: Pick<Metrics, 'scrape' | 'contentType'>;
 }
 
-/** A worker's own small HTTP server: `GET /health` answers 200 or 503 like the API's. */
-export function startHealthServer({ port, log, checks, details }: HealthServerOptions): Server<undefined> {
+/** A worker's own small HTTP server: `GET /health` answers 200 or 503 like the API's; `GET /metrics` for Prometheus. */
+export function startHealthServer({ port, log, checks, details, metrics }: HealthServerOptions): Server<undefined> {
   return Bun.serve({
     port,
     hostname: '0.0.0.0',
@@ -20,6 +23,9 @@ export function startHealthServer({ port, log, checks, details }: HealthServerOp
       if (request.method === 'GET' && pathname === '/health') {
         const report = await runHealthChecks(checks, log);
         return Response.json({ ...report, ...details?.() }, { status: report.status === 'ok' ? 200 : 503 });
+      }
+      if (request.method === 'GET' && pathname === '/metrics' && metrics) {
+        return new Response(await metrics.scrape(), { headers: { 'content-type': metrics.contentType } });
       }
       return Response.json({ error: { code: 'route_not_found', message: `No route for ${request.method} ${pathname}` } }, { status: 404 });
     },

@@ -7,7 +7,8 @@ import { createLogger, type Logger } from './log.ts';
 import { surviveStrayConnectionErrors } from './process-guards.ts';
 import { createRedis, waitUntilReady, type Redis } from './redis.ts';
 import { closeRedis, exitGracefullyOnSignal } from './shutdown.ts';
-import { createConsumer, type MessageMeta } from './streams/consumer.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { createConsumer, type ConsumerObserver, type MessageMeta } from './streams/consumer.ts';
 import { streamKey } from './events.ts';
 
 export interface WorkerParts<Message> {
@@ -30,7 +31,7 @@ export interface WorkerSpec<Message> {
   decode: (fields: Record<string, string>) => Message;
   logContext: (message: Message) => Record<string, unknown>;
   /** Builds the handler from the process's connections. */
-  setup: (context: { db: Database; redis: Redis; log: Logger }) => WorkerParts<Message>;
+  setup: (context: { db: Database; redis: Redis; log: Logger; metrics: Metrics }) => WorkerParts<Message>;
 }
 
 export interface WorkerConnections {
@@ -38,12 +39,26 @@ export interface WorkerConnections {
   redis: Redis;
   blockingRedis: Redis;
   log: Logger;
+  metrics: Metrics;
+}
+
+/** The consumer's events as metrics, labelled with the worker's stream and group. */
+function consumerObserver(metrics: Metrics, labels: { stream: string; group: string }): ConsumerObserver {
+  return {
+    processed: (seconds) => {
+      metrics.processed.inc(labels);
+      metrics.processing.observe(labels, seconds);
+    },
+    failed: () => metrics.failed.inc(labels),
+    deadLettered: () => metrics.deadLettered.inc(labels),
+    claimed: (count) => metrics.claimed.inc(labels, count),
+  };
 }
 
 /** The consumer and handler of a worker on the given connections, not started; tests run it in-process. */
-export function createWorker<Message>(spec: WorkerSpec<Message>, { db, redis, blockingRedis, log }: WorkerConnections) {
+export function createWorker<Message>(spec: WorkerSpec<Message>, { db, redis, blockingRedis, log, metrics }: WorkerConnections) {
   const { config } = spec;
-  const parts = spec.setup({ db, redis, log });
+  const parts = spec.setup({ db, redis, log, metrics });
   const consumer = createConsumer<Message>({
     redis,
     blockingRedis,
@@ -65,6 +80,7 @@ export function createWorker<Message>(spec: WorkerSpec<Message>, { db, redis, bl
     probe: () => db.execute(sql`select 1`),
     gate: parts.gate,
     logContext: spec.logContext,
+    observer: consumerObserver(metrics, { stream: spec.stream, group: spec.group }),
   });
   return { consumer, parts };
 }
@@ -80,7 +96,8 @@ export function runWorker<Message>(spec: WorkerSpec<Message>) {
   const { db, close } = createDb(config.databaseUrl, { max: config.databasePoolSize, applicationName: spec.service });
   const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}`, log });
   const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${config.consumerName}:read`, log });
-  const { consumer, parts } = createWorker(spec, { db, redis, blockingRedis, log });
+  const metrics = createMetrics(spec.service, { redis, db, prefix: config.streamPrefix });
+  const { consumer, parts } = createWorker(spec, { db, redis, blockingRedis, log, metrics });
 
   const health = startHealthServer({
     port: config.healthPort ?? spec.defaultHealthPort,
@@ -94,6 +111,7 @@ export function runWorker<Message>(spec: WorkerSpec<Message>) {
       },
     },
     details: () => ({ consumer: consumer.status(), ...parts.healthDetails?.() }),
+    metrics,
   });
   log.info({ health_port: health.port, consumer: config.consumerName, stream: spec.stream, group: spec.group }, `${spec.service} worker started`);
 

@@ -108,3 +108,27 @@ describe('error responses', () => {
     expect(await readJson(res)).toEqual({ status: 'ok', checks: { postgres: 'ok' } });
   });
 });
+
+describe('GET /metrics', () => {
+  it('serves Prometheus text with request counts by route pattern, latency, and orders created', async () => {
+    const { app } = createTestApp(tdb.db);
+    const placed = await readJson(await app.handle(postJson('/orders', { items: [{ menuItemId: 1, quantity: 1 }], customerEmail: 'm@example.com' })));
+    await app.handle(get(`/orders/${placed.id}`));
+    await app.handle(get('/orders/not-a-uuid'));
+    // Metrics are recorded after the response is sent.
+    let text = '';
+    await waitFor(async () => {
+      text = await (await app.handle(get('/metrics'))).text();
+      return text.includes('route="/orders/:id",status="400"');
+    }, { what: 'the metrics of the requests above' });
+    const res = await app.handle(get('/metrics'));
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(text).toMatch(/^orders_created_total\{service="api"\} 1$/m);
+    expect(text).toMatch(/^http_requests_total\{method="POST",route="\/orders",status="201",service="api"\} 1$/m);
+    expect(text).toMatch(/^http_requests_total\{method="GET",route="\/orders\/:id",status="200",service="api"\} 1$/m);
+    expect(text).toContain('http_request_duration_seconds_bucket{');
+    expect(text).toContain('process_cpu_seconds_total');
+    // Raw paths never become labels.
+    expect(text).not.toContain(placed.id);
+  });
+});

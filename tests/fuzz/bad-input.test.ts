@@ -4,6 +4,7 @@ import { paymentWorker } from '../../src/payment/spec.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import { STREAMS } from '../../src/shared/events.ts';
 import { createLogger } from '../../src/shared/log.ts';
+import { createMetrics } from '../../src/shared/metrics.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createWorker } from '../../src/shared/worker-runtime.ts';
 import { BASE, get, readJson } from '../helpers/app.ts';
@@ -119,8 +120,8 @@ describe('malformed stream entries', () => {
     const config = loadConfig({ ...pipeline.env({ CONSUMER_NAME: 'fuzz' }) });
     const log = createLogger({ service: 'fuzz', level: 'silent' });
     const connections = [0, 1, 2, 3].map((i) => createRedis(config.redisUrl, { connectionName: `fuzz-${i}`, log }));
-    const payment = createWorker(paymentWorker(config), { db: pipeline.db, redis: connections[0]!, blockingRedis: connections[1]!, log });
-    const notify = createWorker(notifyWorker(config), { db: pipeline.db, redis: connections[2]!, blockingRedis: connections[3]!, log });
+    const payment = createWorker(paymentWorker(config), { db: pipeline.db, redis: connections[0]!, blockingRedis: connections[1]!, log, metrics: createMetrics('test') });
+    const notify = createWorker(notifyWorker(config), { db: pipeline.db, redis: connections[2]!, blockingRedis: connections[3]!, log, metrics: createMetrics('test') });
     void payment.consumer.start();
     void notify.consumer.start();
     try {

@@ -4,6 +4,7 @@ import type { AppDeps } from '../../src/api/deps.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import type { Database } from '../../src/shared/db/client.ts';
 import { createLogger } from '../../src/shared/log.ts';
+import { createMetrics } from '../../src/shared/metrics.ts';
 import { captureLines } from './log-capture.ts';
 
 export const BASE = 'http://localhost';
@@ -17,6 +18,7 @@ export function createTestApp(db: Database, overrides: Partial<AppDeps> & { env?
     log: createLogger({ service: 'api', level: 'debug', destination: logs.stream }),
     config,
     healthChecks: { postgres: () => db.execute(sql`select 1`) },
+    metrics: createMetrics('api'),
     // Route tests check what is written to the outbox; publishing it is the pipeline tests' business.
     outbox: { kick() {} },
     ...overrides,

@@ -6,6 +6,7 @@ import { seedMenu } from '../../src/shared/db/seed.ts';
 import { STREAMS, streamKey } from '../../src/shared/events.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { createLogger } from '../../src/shared/log.ts';
+import { createMetrics } from '../../src/shared/metrics.ts';
 import { createOutboxRelay } from '../../src/shared/outbox.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { closeRedis } from '../../src/shared/shutdown.ts';
@@ -40,6 +41,7 @@ export async function createPipeline(label: string, { redisUrl = TEST_REDIS_URL,
     log,
     config: loadConfig({}),
     outbox: relay,
+    metrics: createMetrics('api', { redis: publisherRedis, db: tdb.db, prefix }),
     healthChecks: { postgres: () => tdb.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },
   });
 

@@ -112,6 +112,25 @@ describe('an order through all three processes', () => {
     expect(apiHealth).toEqual({ status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
   });
 
+  it('exposes Prometheus metrics on each worker\'s health port and on the API', async () => {
+    // The payment worker was replaced by the test above: give this one an order of its own.
+    const placed = await readJson(await post({ items: [{ menuItemId: 5, quantity: 1 }], customerEmail: 'metrics@example.com' }));
+    await pipeline.waitUntilSettled([placed.id]);
+    const paymentText = await (await fetch(`http://127.0.0.1:${await healthPort(payment)}/metrics`)).text();
+    expect(paymentText).toMatch(/^stream_entries_processed_total\{stream="orders\.placed",group="payment-service",service="payment"\} [1-9]/m);
+    expect(paymentText).toMatch(/^payments_total\{outcome="succeeded",service="payment"\} [1-9]/m);
+    expect(paymentText).toContain('gateway_call_duration_seconds_bucket{');
+    expect(paymentText).toMatch(/^circuit_breaker_state\{service="payment"\} 0$/m);
+    expect(paymentText).toMatch(/^stream_group_pending\{stream="orders\.placed",group="payment-service",service="payment"\} \d+$/m);
+    const notifyText = await (await fetch(`http://127.0.0.1:${await healthPort(notify)}/metrics`)).text();
+    expect(notifyText).toMatch(/^stream_entries_processed_total\{stream="payment\.completed",group="notification-service",service="notify"\} [1-9]/m);
+    const apiText = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    expect(apiText).toMatch(/^orders_created_total\{service="api"\} [1-9]/m);
+    expect(apiText).toMatch(/^outbox_unpublished\{service="api"\} \d+$/m);
+    expect(apiText).toMatch(/^dead_letter_stream_length\{stream="payment\.dlq",service="api"\} 0$/m);
+    expect(apiText).toMatch(/^stream_group_lag\{stream="payment\.completed",group="notification-service",service="api"\} \d+$/m);
+  });
+
   it('leaves nothing pending once the orders are done', async () => {
     await waitFor(
       async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) + (await pipeline.pending(STREAMS.paymentCompleted, GROUPS.notification)) === 0,

@@ -4,6 +4,7 @@ import { paymentWorker } from '../../src/payment/spec.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import { GROUPS, STREAMS } from '../../src/shared/events.ts';
 import { createLogger } from '../../src/shared/log.ts';
+import { createMetrics } from '../../src/shared/metrics.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createWorker } from '../../src/shared/worker-runtime.ts';
 import { get, readJson } from '../helpers/app.ts';
@@ -121,7 +122,8 @@ describe('the circuit breaker', () => {
     const log = createLogger({ service: 'payment', level: 'info', destination: logs.stream });
     const redis = createRedis(config.redisUrl, { connectionName: 'breaker-test', log });
     const blockingRedis = createRedis(config.redisUrl, { connectionName: 'breaker-test-read', log });
-    const { consumer, parts } = createWorker(paymentWorker(config, { gatewaySettings: gateway }), { db: pipeline.db, redis, blockingRedis, log });
+    const metrics = createMetrics('payment');
+    const { consumer, parts } = createWorker(paymentWorker(config, { gatewaySettings: gateway }), { db: pipeline.db, redis, blockingRedis, log, metrics });
     cleanups.push(async () => {
       await consumer.stop(1000);
       await parts.stop?.();
@@ -134,6 +136,7 @@ describe('the circuit breaker', () => {
     for (let i = 0; i < 6; i++) ids.push((await pipeline.placeOrder(`breaker-${i}@example.com`)).id);
     await waitFor(() => logs.lines.some((l) => l.msg === 'circuit breaker open'), { what: 'the breaker to open' });
     expect(parts.healthDetails?.()).toEqual({ breaker: 'open' });
+    expect(await metrics.scrape()).toMatch(/^circuit_breaker_state\{service="payment"\} 2$/m);
     // Nobody is told their payment failed because the gateway was down.
     const [failed] = await pipeline.db.execute<{ n: number }>(sql`select count(*)::int as n from orders where status <> 'processing'`);
     expect(failed!.n).toBe(0);
@@ -147,6 +150,10 @@ describe('the circuit breaker', () => {
       return row!.n === 6;
     }, { what: 'all six orders paid', timeoutMs: 20_000 });
     expect(logs.lines.filter((l) => String(l.msg).startsWith('circuit breaker')).map((l) => l.msg)).toContain('circuit breaker half-open');
+    const text = await metrics.scrape();
+    expect(text).toMatch(/^circuit_breaker_state\{service="payment"\} 0$/m);
+    expect(text).toMatch(/^payments_total\{outcome="succeeded",service="payment"\} 6$/m);
+    expect(Number(text.match(/^gateway_errors_total\{service="payment"\} (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(3);
     for (const id of ids) expect((await pipeline.orderState(id)).charges).toBe(1);
     await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) === 0, { what: 'no pending entries' });
   });

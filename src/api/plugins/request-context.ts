@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia';
 import type { Logger } from '../../shared/log.ts';
+import type { Metrics } from '../../shared/metrics.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -17,9 +18,10 @@ export function requestIdOf(set: { headers: Record<string, unknown> }): string {
 
 /**
  * Gives every request an id (the client's X-Request-ID if sane, else a UUID), echoes it on the
- * response, hands handlers a child logger that stamps it on every line, and writes one access log line.
+ * response, hands handlers a child logger that stamps it on every line, and writes one access log
+ * line and the HTTP metrics.
  */
-export function requestContext(log: Logger) {
+export function requestContext(log: Logger, metrics: Pick<Metrics, 'httpRequests' | 'httpDuration'>) {
   const started = new WeakMap<Request, number>();
   return new Elysia({ name: 'request-context' })
     .onRequest(({ request, set }) => {
@@ -30,16 +32,15 @@ export function requestContext(log: Logger) {
       const requestId = requestIdOf(set);
       return { requestId, log: log.child({ request_id: requestId }) };
     })
-    .onAfterResponse({ as: 'global' }, ({ request, set, path }) => {
+    .onAfterResponse({ as: 'global' }, ({ request, set, path, route }) => {
       const start = started.get(request);
+      const seconds = start === undefined ? 0 : (performance.now() - start) / 1000;
+      // The route pattern (/orders/:id), never the raw path, so ids do not explode the label count.
+      const labels = { method: request.method, route: route || 'unmatched', status: String(set.status ?? 200) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, seconds);
       log.info(
-        {
-          request_id: requestIdOf(set),
-          method: request.method,
-          path,
-          status: set.status,
-          duration_ms: start === undefined ? undefined : Math.round((performance.now() - start) * 100) / 100,
-        },
+        { request_id: requestIdOf(set), method: request.method, path, status: set.status, duration_ms: Math.round(seconds * 100_000) / 100 },
         'request completed',
       );
     });

@@ -15,8 +15,8 @@ const healthResponses = {
   500: CommonErrors[500],
 };
 
-export function healthRoutes({ log, healthChecks }: AppDeps) {
-  return new Elysia().use(requestContext(log)).get(
+export function healthRoutes({ log, healthChecks, metrics }: AppDeps) {
+  return new Elysia().use(requestContext(log, metrics)).get(
     '/health',
     async ({ log, status }) => {
       const report = await runHealthChecks(healthChecks, log);

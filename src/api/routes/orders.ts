@@ -30,9 +30,9 @@ const getOrderResponses = {
   ...CommonErrors,
 };
 
-export function ordersRoutes({ db, log, config, outbox }: AppDeps) {
+export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
   return new Elysia()
-    .use(requestContext(log))
+    .use(requestContext(log, metrics))
     .use(jsonBody(config.bodyLimitBytes))
     .post(
       '/orders',
@@ -44,7 +44,10 @@ export function ordersRoutes({ db, log, config, outbox }: AppDeps) {
             ? { key, ttlHours: config.idempotencyKeyTtlHours, waitMs: config.idempotencyWaitMs }
             : undefined,
         });
-        if (!result.replayed) outbox.kick();
+        if (!result.replayed) {
+          outbox.kick();
+          metrics.ordersCreated.inc();
+        }
         set.headers.location = `/orders/${result.body.id}`;
         if (result.replayed) set.headers['idempotent-replayed'] = 'true';
         log.info({ order_id: result.body.id, replayed: result.replayed, total_cents: result.body.totalCents }, 'order placed');

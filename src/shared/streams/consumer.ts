@@ -51,6 +51,15 @@ export interface ConsumerOptions<Message> {
   gate?: () => number;
   /** Fields to put on log lines about a message (order id, request id). */
   logContext?: (message: Message) => Record<string, unknown>;
+  /** Told what happens to entries, e.g. to count it in metrics. */
+  observer?: ConsumerObserver;
+}
+
+export interface ConsumerObserver {
+  processed(seconds: number): void;
+  failed(): void;
+  deadLettered(): void;
+  claimed(count: number): void;
 }
 
 interface Entry {
@@ -180,6 +189,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         { originalStream: stream, originalId: id, group, consumer, error, deliveries, fields },
       );
       counts.deadLettered++;
+      options.observer?.deadLettered();
       log.error({ entry_id: id, deliveries, error, dead_letter_stream: options.deadLetterStream }, 'entry dead-lettered');
     } catch (err) {
       log.warn({ err, entry_id: id }, 'could not dead-letter; the entry stays pending');
@@ -187,6 +197,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   }
 
   async function process({ id, flat, deliveries }: Entry): Promise<void> {
+    const started = performance.now();
     try {
       // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
       if (flat === null) return acknowledge(id);
@@ -202,8 +213,10 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         await options.handle(message, { id, deliveries });
         counts.processed++;
         acknowledge(id);
+        options.observer?.processed((performance.now() - started) / 1000);
       } catch (error) {
         counts.failed++;
+        options.observer?.failed();
         const context = { ...options.logContext?.(message), entry_id: id, deliveries };
         if (error instanceof PoisonMessage) return await sendToDeadLetter(id, fields, describe(error), deliveries);
         if (isTransient(error)) {
@@ -305,6 +318,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       ];
       if (entries.length > 0) {
         counts.claimed += entries.length;
+        options.observer?.claimed(entries.length);
         log.info({ entries: entries.length }, 'claimed entries left pending by another consumer');
         await processOwned(entries);
       }
