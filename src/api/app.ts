@@ -6,6 +6,7 @@ import { requestContext } from './plugins/request-context.ts';
 import { healthRoutes } from './routes/health.ts';
 import { menuRoutes } from './routes/menu.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { ordersRoutes } from './routes/orders.ts';
 
 /** Builds the HTTP API without listening, so tests drive it with `app.handle(request)`. */
@@ -25,10 +26,13 @@ export function createApp(deps: AppDeps) {
             description:
               'Place food orders from a seeded menu and follow them through payment. Every error is `{ "error": { "code", "message", "requestId" } }`.',
           },
+          components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN the API was started with' } } },
           tags: [
             { name: 'orders', description: 'Place and read orders' },
             { name: 'menu', description: 'What can be ordered' },
             { name: 'health', description: 'Liveness of the service and its dependencies' },
+            { name: 'operations', description: 'The operations page and its data' },
+            { name: 'admin', description: 'Replay and purge dead letters; Authorization: Bearer <ADMIN_TOKEN>' },
           ],
         },
       }),
@@ -36,7 +40,8 @@ export function createApp(deps: AppDeps) {
     .use(menuRoutes(deps))
     .use(ordersRoutes(deps))
     .use(healthRoutes(deps))
-    .use(metricsRoutes(deps));
+    .use(metricsRoutes(deps))
+    .use(opsRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

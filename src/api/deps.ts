@@ -3,13 +3,16 @@ import type { Database } from '../shared/db/client.ts';
 import type { HealthCheck } from '../shared/health.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Metrics } from '../shared/metrics.ts';
+import type { Redis } from '../shared/redis.ts';
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
   db: Database;
   log: Logger;
-  config: Pick<Config, 'bodyLimitBytes' | 'idempotencyKeyTtlHours' | 'idempotencyWaitMs'>;
+  config: Pick<Config, 'bodyLimitBytes' | 'idempotencyKeyTtlHours' | 'idempotencyWaitMs' | 'adminToken'>;
   healthChecks: Record<string, HealthCheck>;
+  /** Where the operations page and admin endpoints read streams and dead letters; without it they answer 503. */
+  ops?: { redis: Redis; prefix: string };
   /** Prometheus metrics of this process (served at GET /metrics). */
   metrics: Metrics;
   /** Told after an order commits, so its `orders.placed` event is published at once (see createOutboxRelay). */

@@ -51,6 +51,7 @@ const app = createApp({
   log,
   config,
   metrics: createMetrics('api', { redis, db, prefix: config.streamPrefix }),
+  ops: { redis, prefix: config.streamPrefix },
   outbox: relay,
   healthChecks: {
     postgres: () => db.execute(sql`select 1`),

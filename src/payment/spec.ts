@@ -2,7 +2,9 @@ import type { Config } from '../shared/config.ts';
 import { CircuitOpen, GatewayTransientError, GatewayUnavailable } from '../shared/errors.ts';
 import { Events, GROUPS, STREAMS, type OrderPlaced } from '../shared/events.ts';
 import { BREAKER_STATE_VALUE } from '../shared/metrics.ts';
+import { reportBreakerState } from '../shared/ops/breakers.ts';
 import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
+import { startPeriodic } from '../shared/periodic.ts';
 import type { WorkerSpec } from '../shared/worker-runtime.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { createMockGateway, type MockGatewaySettings } from './gateway.ts';
@@ -23,11 +25,17 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
     decode: Events.orderPlaced.fromFields,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
     setup({ db, redis, log, metrics }) {
+      // The operations page shows each worker's breaker through a short-lived Redis key.
+      const report = () => reportBreakerState(redis, config.streamPrefix, config.consumerName, breaker.state(Date.now()));
       const breaker = new CircuitBreaker(config.breaker, ({ from, to }) => {
         metrics.breakerState.set(BREAKER_STATE_VALUE[to]);
         log[to === 'open' ? 'warn' : 'info']({ from, to }, `circuit breaker ${to}`);
+        void breakerReporting.runNow();
       });
       metrics.breakerState.set(BREAKER_STATE_VALUE.closed);
+      const breakerReporting = startPeriodic('breaker state report', 10_000, report, log);
+      if (redis.status === 'ready') void breakerReporting.runNow();
+      else redis.once('ready', () => void breakerReporting.runNow());
       const relay = createOutboxRelay({ db, redis, log, ...relaySettings(config) });
       let crashed = false;
       const handle = createPaymentHandler({
@@ -60,7 +68,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
         // While the breaker is open, leave new orders in the stream.
         gate: () => breaker.waitMs(Date.now()),
         healthDetails: () => ({ breaker: breaker.state(Date.now()) }),
-        stop: () => relay.stop(),
+        stop: () => Promise.all([relay.stop(), breakerReporting.stop()]),
       };
     },
   };

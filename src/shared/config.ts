@@ -28,6 +28,12 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level' },
   ),
+  ADMIN_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: 'Bearer token for the /admin endpoints (replay, purge); unset: they answer 403 and the /ops page is read-only',
+    }),
+  ),
   BODY_LIMIT_BYTES: Type.Integer({
     default: 65_536,
     minimum: 1024,
@@ -119,6 +125,7 @@ function toConfig(env: Env) {
     databasePoolSize: env.DATABASE_POOL_SIZE,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
+    adminToken: env.ADMIN_TOKEN,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     idempotencyKeyTtlHours: env.IDEMPOTENCY_KEY_TTL_HOURS,
     idempotencyWaitMs: env.IDEMPOTENCY_WAIT_MS,

@@ -142,3 +142,19 @@ export class CircuitOpen extends AppError {
     super(`Circuit breaker open; next trial in ${waitMs} ms`);
   }
 }
+
+export class AdminDisabled extends AppError {
+  readonly code = 'admin_disabled';
+  readonly status = 403;
+  constructor() {
+    super('Admin endpoints are off: start the API with ADMIN_TOKEN set to use them');
+  }
+}
+
+export class Unauthorized extends AppError {
+  readonly code = 'unauthorized';
+  readonly status = 401;
+  constructor() {
+    super('Send Authorization: Bearer <ADMIN_TOKEN>');
+  }
+}

@@ -27,7 +27,10 @@ export type OrderState = {
  * One test file's slice of the whole pipeline: its own database and stream prefix, the API
  * in-process with a real outbox relay, and the environment to spawn real workers against them.
  */
-export async function createPipeline(label: string, { redisUrl = TEST_REDIS_URL, relayIntervalMs = 100 } = {}) {
+export async function createPipeline(
+  label: string,
+  { redisUrl = TEST_REDIS_URL, relayIntervalMs = 100, appEnv = {} as Record<string, string> } = {},
+) {
   const tdb = await createTestDatabase(label);
   await seedMenu(tdb.db);
   const prefix = uniquePrefix(label);
@@ -39,9 +42,10 @@ export async function createPipeline(label: string, { redisUrl = TEST_REDIS_URL,
   const app = createApp({
     db: tdb.db,
     log,
-    config: loadConfig({}),
+    config: loadConfig(appEnv),
     outbox: relay,
     metrics: createMetrics('api', { redis: publisherRedis, db: tdb.db, prefix }),
+    ops: { redis: publisherRedis, prefix },
     healthChecks: { postgres: () => tdb.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },
   });
 

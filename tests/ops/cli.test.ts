@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { sql } from 'drizzle-orm';
-import { Events, GROUPS, STREAMS } from '../../src/shared/events.ts';
-import { recordToFields } from '../../src/shared/streams/stream-id.ts';
+import { GROUPS, STREAMS } from '../../src/shared/events.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
+import { deadLetterAnOrder, fixMissingOrder } from './dead-letter-helpers.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 allowSlowTests();
@@ -31,20 +30,6 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   });
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return { code: await proc.exited, stdout, stderr };
-}
-
-/** An orders.placed entry for an order that is not in the database yet: it is dead-lettered. */
-async function deadLetterAnOrder() {
-  const orderId = Bun.randomUUIDv7();
-  const event = Events.orderPlaced.create(
-    { orderId, customerEmail: 'late@example.com', totalCents: 1250, items: [{ menuItemId: 1, quantity: 1, unitPriceCents: 1250 }] },
-    `ops-${orderId}`,
-  );
-  await pipeline.admin.xadd(pipeline.key(STREAMS.ordersPlaced), '*', ...recordToFields(Events.orderPlaced.toFields(event)));
-  const letter = await waitFor(async () => (await pipeline.deadLetters(STREAMS.paymentDeadLetter)).find((l) => l.fields?.includes(orderId)), {
-    what: 'the entry to be dead-lettered',
-  });
-  return { orderId, letterId: letter.id };
 }
 
 describe('bun run streams', () => {
@@ -75,7 +60,7 @@ describe('bun run streams', () => {
 
 describe('bun run dlq', () => {
   it('lists and shows a dead letter with its reason', async () => {
-    const { orderId, letterId } = await deadLetterAnOrder();
+    const { orderId, letterId } = await deadLetterAnOrder(pipeline);
     const list = await cli(['dlq', 'list', '--json']);
     expect(list.code).toBe(0);
     const entry = JSON.parse(list.stdout).find((e: { id: string }) => e.id === letterId);
@@ -88,10 +73,9 @@ describe('bun run dlq', () => {
   });
 
   it('replays an entry to its stream, so the order moves on once its cause is fixed', async () => {
-    const { orderId, letterId } = await deadLetterAnOrder();
+    const { orderId, letterId } = await deadLetterAnOrder(pipeline);
     // The cause: the order was missing. Fix it, then replay.
-    await pipeline.db.execute(sql`insert into orders (id, customer_email, total_cents, request_id) values (${orderId}, 'late@example.com', 1250, ${`ops-${orderId}`})`);
-    await pipeline.db.execute(sql`insert into order_items (order_id, menu_item_id, name, quantity, unit_price_cents) values (${orderId}, 1, 'Margherita Pizza', 1, 1250)`);
+    await fixMissingOrder(pipeline, orderId);
 
     const dry = await cli(['dlq', 'replay', letterId, '--dry-run']);
     expect(dry.stdout).toContain('would replay');
@@ -106,7 +90,7 @@ describe('bun run dlq', () => {
   });
 
   it('purges only with --yes', async () => {
-    const { letterId } = await deadLetterAnOrder();
+    const { letterId } = await deadLetterAnOrder(pipeline);
     const refused = await cli(['dlq', 'purge', letterId]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--yes');
@@ -116,7 +100,7 @@ describe('bun run dlq', () => {
     expect(purged.code).toBe(0);
     expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(false);
 
-    await deadLetterAnOrder();
+    await deadLetterAnOrder(pipeline);
     const all = await cli(['dlq', 'purge', '--all', '--yes']);
     expect(all.stdout).toMatch(/^[1-9]\d* purged/m);
     expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);

@@ -37,12 +37,13 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
 }
 
 /**
- * Strict JSON body parser for every route that takes a body: 415 unless the body is declared
+ * Strict JSON body parser for the routes that take a JSON body: 415 unless the body is declared
  * JSON (a missing Content-Type included), 413 past `limitBytes`, 400 when it does not parse.
  * Elysia wraps what a parser throws in a ParseError; src/api/errors.ts unwraps it.
  */
 export function jsonBody(limitBytes: number) {
-  return new Elysia({ name: 'json-body' }).onParse({ as: 'global' }, async ({ request }, contentType) => {
+  // Scoped: it applies to the routes of the plugin that uses it (orders), not to every route with a POST.
+  return new Elysia({ name: 'json-body' }).onParse({ as: 'scoped' }, async ({ request }, contentType) => {
     if (!isJson(contentType)) throw new UnsupportedMediaType(request.headers.get('content-type'));
     const bytes = await readLimited(request, limitBytes);
     let text: string;
