@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
+import { killAll, spawnService } from '../helpers/processes.ts';
+import { freePort } from '../helpers/redis.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+import { deadLetterAnOrder, fixMissingOrder } from './dead-letter-helpers.ts';
+
+allowSlowTests();
+
+// Debian's chromium, installed by .ci/run; playwright-core never downloads a browser of its own.
+const CHROMIUM = Bun.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'browser-test-admin-token-42';
+const SCREENSHOT = new URL('../../docs/ops-page.png', import.meta.url).pathname;
+
+let pipeline: Pipeline;
+let browser: Browser;
+let apiPort: number;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No browser at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
+  pipeline = await createPipeline('ops_page');
+  apiPort = await freePort();
+  const api = spawnService('api', pipeline.env({ PORT: String(apiPort), ADMIN_TOKEN: TOKEN }));
+  spawnService('payment', pipeline.env({ CONSUMER_NAME: 'payment-browser' }));
+  spawnService('notify', pipeline.env({ CONSUMER_NAME: 'notify-browser' }));
+  await api.waitForLine((l) => l.msg === 'api listening', 'listening');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await killAll();
+  await pipeline?.close();
+});
+
+describe('the operations page in a real browser', () => {
+  it('shows a dead-lettered entry, and replaying it through the page moves the order on', async () => {
+    const { id: paidId } = await pipeline.placeOrder('browser@example.com');
+    await pipeline.waitUntilSettled([paidId]);
+    const { orderId, letterId } = await deadLetterAnOrder(pipeline);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+    await page.goto(`http://127.0.0.1:${apiPort}/ops`);
+
+    const row = page.locator(`#dead-letters tr[data-id="${letterId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.locator('td.error').textContent()).toContain(`order ${orderId} does not exist`);
+    await page.locator('#streams tbody tr').first().waitFor();
+    expect(await page.locator('#streams').textContent()).toContain('payment-service');
+    expect(await page.locator('#cards').textContent()).toContain('breaker of payment-browser');
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    await fixMissingOrder(pipeline, orderId);
+    await page.fill('#token', TOKEN);
+    await row.locator('button.replay').click();
+    await page.locator('#message', { hasText: `Replayed ${letterId}` }).waitFor({ timeout: 10_000 });
+    await pipeline.waitUntilSettled([orderId]);
+    expect((await pipeline.orderState(orderId)).status).toBe('paid');
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('refuses a replay with a wrong token and keeps the entry', async () => {
+    const { letterId } = await deadLetterAnOrder(pipeline);
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${apiPort}/ops`);
+    const row = page.locator(`#dead-letters tr[data-id="${letterId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await page.fill('#token', 'not-the-token');
+    await row.locator('button.replay').click();
+    await page.locator('#message', { hasText: '401 unauthorized' }).waitFor({ timeout: 10_000 });
+    expect((await pipeline.deadLetters('payment.dlq')).some((l) => l.id === letterId)).toBe(true);
+    await page.close();
+  });
+});
