@@ -127,6 +127,18 @@ describe('real responses match the documented schemas', () => {
     await conforms('/orders/{id}', 'get', await app.handle(get('/orders/abc')));
   });
 
+  it('for the operations and admin routes, errors included', async () => {
+    const withoutOps = createTestApp(tdb.db).app;
+    expect((await conforms('/ops/summary', 'get', await withoutOps.handle(get('/ops/summary')))).error.code).toBe('service_unavailable');
+    const replay = (app: typeof withoutOps, token?: string) =>
+      app.handle(new Request(`${BASE}/admin/dead-letters/1-0/replay`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} }));
+    expect((await conforms('/admin/dead-letters/{id}/replay', 'post', await replay(withoutOps, 'whatever'))).error.code).toBe('admin_disabled');
+    const guarded = createTestApp(tdb.db, { env: { ADMIN_TOKEN: 'a-long-enough-admin-token' } }).app;
+    expect((await conforms('/admin/dead-letters/{id}/replay', 'post', await replay(guarded))).error.code).toBe('unauthorized');
+    const purgeAll = await guarded.handle(new Request(`${BASE}/admin/dead-letters`, { method: 'DELETE', headers: { authorization: 'Bearer nope' } }));
+    expect((await conforms('/admin/dead-letters', 'delete', purgeAll)).error.code).toBe('unauthorized');
+  });
+
   it('for /health, up and down', async () => {
     const up = createTestApp(tdb.db).app;
     const downApp = createTestApp(down.db, { healthChecks: { postgres: () => down.db.execute(sql`select 1`) } }).app;
