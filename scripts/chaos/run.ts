@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import type { Database } from '../../src/shared/db/client.ts';
 import { GROUPS, STREAMS, streamKey } from '../../src/shared/events.ts';
 import { deleteKeysWithPrefix } from '../../src/shared/redis.ts';
-import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
+import { readDeadLetter } from '../../src/shared/streams/dead-letter.ts';
 import { freePort, spawnService, type RunningService, type ServiceName } from '../spawn-service.ts';
 import { createThrowawayDatabase } from '../throwaway-database.ts';
 
@@ -271,9 +271,8 @@ async function deadLetteredOrders(admin: Redis, prefix: string): Promise<Map<str
   for (const stream of [STREAMS.paymentDeadLetter, STREAMS.notifyDeadLetter]) {
     const entries = (await admin.xrange(streamKey(prefix, stream), '-', '+')) as [string, string[]][];
     for (const [, flat] of entries) {
-      const letter = fieldsToRecord(flat);
-      const orderId = (JSON.parse(letter.fields ?? '{}') as { orderId?: string }).orderId;
-      if (orderId) byOrder.set(orderId, letter.error ?? '');
+      const letter = readDeadLetter(flat);
+      if (letter.fields.orderId) byOrder.set(letter.fields.orderId, letter.error);
     }
   }
   return byOrder;

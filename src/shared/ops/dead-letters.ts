@@ -1,21 +1,15 @@
 import { AppError } from '../errors.ts';
 import { streamKey } from '../events.ts';
 import type { Redis } from '../redis.ts';
-import { fieldsToRecord, recordToFields } from '../streams/stream-id.ts';
+import { readDeadLetter, type DeadLetter } from '../streams/dead-letter.ts';
+import { recordToFields } from '../streams/stream-id.ts';
 import { PIPELINE } from './stream-report.ts';
 
-export interface DeadLetterEntry {
+export interface DeadLetterEntry extends DeadLetter {
   /** Its id in the dead-letter stream. */
   id: string;
   deadLetterStream: string;
-  originalStream: string;
-  originalId: string;
-  group: string;
-  consumer: string;
-  error: string;
-  deliveries: number;
   deadLetteredAt: string;
-  fields: Record<string, string>;
 }
 
 export class DeadLetterNotFound extends AppError {
@@ -35,25 +29,7 @@ export class UnknownDeadLetterStream extends AppError {
 }
 
 function parse(deadLetterStream: string, id: string, flat: string[]): DeadLetterEntry {
-  const entry = fieldsToRecord(flat);
-  let fields: Record<string, string> = {};
-  try {
-    fields = JSON.parse(entry.fields ?? '{}');
-  } catch {
-    fields = { unparseable: entry.fields ?? '' };
-  }
-  return {
-    id,
-    deadLetterStream,
-    originalStream: entry.originalStream ?? '',
-    originalId: entry.originalId ?? '',
-    group: entry.group ?? '',
-    consumer: entry.consumer ?? '',
-    error: entry.error ?? '',
-    deliveries: Number(entry.deliveries ?? 0),
-    deadLetteredAt: entry.deadLetteredAt ?? '',
-    fields,
-  };
+  return { id, deadLetterStream, ...readDeadLetter(flat) };
 }
 
 /**

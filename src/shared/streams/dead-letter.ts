@@ -1,5 +1,5 @@
 import type { Redis } from '../redis.ts';
-import { recordToFields } from './stream-id.ts';
+import { fieldsToRecord, recordToFields } from './stream-id.ts';
 
 /** What a dead-letter entry carries, besides the original entry's own fields (as JSON in `fields`). */
 export interface DeadLetter {
@@ -13,6 +13,27 @@ export interface DeadLetter {
   /** How many times it was delivered before giving up. */
   deliveries: number;
   fields: Record<string, string>;
+}
+
+/** A dead-letter entry as written by deadLetter(), read back from its stream fields. */
+export function readDeadLetter(flat: string[]): DeadLetter & { deadLetteredAt: string } {
+  const entry = fieldsToRecord(flat);
+  let fields: Record<string, string>;
+  try {
+    fields = JSON.parse(entry.fields ?? '{}');
+  } catch {
+    fields = { unparseable: entry.fields ?? '' };
+  }
+  return {
+    originalStream: entry.originalStream ?? '',
+    originalId: entry.originalId ?? '',
+    group: entry.group ?? '',
+    consumer: entry.consumer ?? '',
+    error: entry.error ?? '',
+    deliveries: Number(entry.deliveries ?? 0),
+    deadLetteredAt: entry.deadLetteredAt ?? '',
+    fields,
+  };
 }
 
 export interface DeadLetterTarget {
