@@ -3,7 +3,6 @@ import type { Database } from '../shared/db/client.ts';
 import { orders, paymentAttempts } from '../shared/db/schema.ts';
 import { PoisonMessage } from '../shared/errors.ts';
 import type { OrderPlaced } from '../shared/events.ts';
-import type { Logger } from '../shared/log.ts';
 import type { MessageMeta } from '../shared/streams/consumer.ts';
 import { chargeWithRetries, type ChargeDeps } from './charge.ts';
 import { recordOutcome } from './record-outcome.ts';

@@ -4,7 +4,6 @@ import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { deadLetterAnOrder, fixMissingOrder } from './dead-letter-helpers.ts';
-import { waitFor } from '../helpers/wait-for.ts';
 
 allowSlowTests();
 
