@@ -5,6 +5,8 @@ import { isNoGroupError, type Redis } from '../redis.ts';
 import { deadLetter } from './dead-letter.ts';
 import { fieldsToRecord } from './stream-id.ts';
 import { trimAcknowledged } from './trim.ts';
+import { createAckBatcher } from './ack-batcher.ts';
+import { createWorkSlots, type Entry } from './work-slots.ts';
 
 export interface MessageMeta {
   /** The entry id in the stream. */
@@ -62,13 +64,6 @@ export interface ConsumerObserver {
   claimed(count: number): void;
 }
 
-interface Entry {
-  id: string;
-  /** The entry's fields as Redis returns them; null when the entry was deleted while pending. */
-  flat: string[] | null;
-  deliveries: number;
-}
-
 export type ConsumerState = 'idle' | 'running' | 'paused' | 'reconnecting' | 'stopping' | 'stopped';
 
 export interface ConsumerStatus {
@@ -114,17 +109,13 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   const claimEveryMs = Math.max(50, Math.min(options.claimIdleMs / 2, 5000));
   const trimEveryMs = 60_000;
 
-  const inflight = new Set<Promise<void>>();
-  // Read ahead: entries fetched while every slot is busy wait here, so reading the next batch
-  // overlaps with processing this one. At most `min(batchSize, concurrency)` wait.
-  const waiting: Entry[] = [];
-  // Ids waiting or in flight: our own XAUTOCLAIM must not hand them to us a second time.
-  const heldIds = new Set<string>();
+  // The buffer holds at most one round of slots, so several replicas share a backlog instead of
+  // one of them hoarding a whole batch.
+  const slots = createWorkSlots({ concurrency: options.concurrency, bufferSize: Math.min(options.batchSize, options.concurrency), run: (entry) => process(entry) });
+  const acks = createAckBatcher({ redis, stream, group, log });
   // Entries that failed only because a dependency was away: retried by this consumer once it is
   // back, rather than claimed again, so an outage does not count against MAX_DELIVERIES.
   const awaitingRetry = new Map<string, { flat: string[]; deliveries: number }>();
-  let pendingAcks: string[] = [];
-  let ackFlush: Promise<void> | undefined;
   let state: ConsumerState = 'idle';
   let running = false;
   let groupReady = false;
@@ -162,26 +153,6 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     groupReady = true;
   }
 
-  // Acks are batched: every entry finished in the same tick goes out in one XACK, without
-  // waiting for the loop, which may be blocked in XREADGROUP on the other connection.
-  function acknowledge(id: string) {
-    pendingAcks.push(id);
-    ackFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(flushAcks);
-  }
-
-  async function flushAcks() {
-    ackFlush = undefined;
-    if (pendingAcks.length === 0) return;
-    const ids = pendingAcks;
-    pendingAcks = [];
-    try {
-      await redis.xack(stream, group, ...ids);
-    } catch (error) {
-      // The work is committed; a redelivered entry finds it done, so this costs a retry, not a double effect.
-      log.warn({ err: error, entries: ids.length }, 'could not acknowledge; the entries will be redelivered');
-    }
-  }
-
   async function sendToDeadLetter(id: string, fields: Record<string, string>, error: string, deliveries: number) {
     try {
       await deadLetter(
@@ -198,77 +169,37 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   async function process({ id, flat, deliveries }: Entry): Promise<void> {
     const started = performance.now();
+    // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
+    if (flat === null) return acks.add(id);
+    const fields = fieldsToRecord(flat);
+    let message: Message;
     try {
-      // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
-      if (flat === null) return acknowledge(id);
-      const fields = fieldsToRecord(flat);
-      let message: Message;
-      try {
-        message = options.decode(fields);
-      } catch (error) {
-        counts.failed++;
-        return await sendToDeadLetter(id, fields, describe(error), deliveries);
+      message = options.decode(fields);
+    } catch (error) {
+      counts.failed++;
+      return await sendToDeadLetter(id, fields, describe(error), deliveries);
+    }
+    try {
+      await options.handle(message, { id, deliveries });
+      counts.processed++;
+      acks.add(id);
+      options.observer?.processed((performance.now() - started) / 1000);
+    } catch (error) {
+      counts.failed++;
+      options.observer?.failed();
+      const context = { ...options.logContext?.(message), entry_id: id, deliveries };
+      if (error instanceof PoisonMessage) return await sendToDeadLetter(id, fields, describe(error), deliveries);
+      if (isTransient(error)) {
+        dependencyDown = true;
+        lastError = describe(error);
+        awaitingRetry.set(id, { flat, deliveries });
+        log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
+        return;
       }
-      try {
-        await options.handle(message, { id, deliveries });
-        counts.processed++;
-        acknowledge(id);
-        options.observer?.processed((performance.now() - started) / 1000);
-      } catch (error) {
-        counts.failed++;
-        options.observer?.failed();
-        const context = { ...options.logContext?.(message), entry_id: id, deliveries };
-        if (error instanceof PoisonMessage) return await sendToDeadLetter(id, fields, describe(error), deliveries);
-        if (isTransient(error)) {
-          dependencyDown = true;
-          lastError = describe(error);
-          awaitingRetry.set(id, { flat, deliveries });
-          log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
-          return;
-        }
-        if (deliveries >= options.maxDeliveries) return await sendToDeadLetter(id, fields, describe(error), deliveries);
-        log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
-      }
-    } finally {
-      heldIds.delete(id);
+      if (deliveries >= options.maxDeliveries) return await sendToDeadLetter(id, fields, describe(error), deliveries);
+      log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
     }
   }
-
-  // Read again once half a batch of room is free, not as soon as one entry is: reading one entry
-  // per round trip as slots trickle free would cost a round trip per entry.
-  // The buffer holds at most one round of slots, so several replicas share a backlog instead of
-  // one of them hoarding a whole batch.
-  const bufferSize = Math.min(options.batchSize, options.concurrency);
-  const readWhenRoom = Math.max(1, Math.ceil(bufferSize / 2));
-  const room = () => bufferSize - waiting.length;
-  let roomFreed: (() => void) | undefined;
-
-  function track(work: Promise<void>) {
-    inflight.add(work);
-    void work.finally(() => {
-      inflight.delete(work);
-      dispatch();
-    });
-  }
-
-  /** Starts waiting entries while there are free slots. */
-  function dispatch() {
-    while (inflight.size < options.concurrency && waiting.length > 0) track(process(waiting.shift()!));
-    if (roomFreed && room() >= readWhenRoom) roomFreed();
-  }
-
-  function hold(entry: Entry) {
-    heldIds.add(entry.id);
-    waiting.push(entry);
-  }
-
-  const roomFrees = () =>
-    new Promise<void>((resolve) => {
-      roomFreed = () => {
-        roomFreed = undefined;
-        resolve();
-      };
-    });
 
   /** Delivery counts of entries this consumer now owns, from XPENDING. */
   async function deliveryCounts(ids: string[]): Promise<Map<string, number>> {
@@ -279,20 +210,20 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   async function processOwned(entries: [string, string[] | null][]) {
     // Our own XAUTOCLAIM also returns entries this process is still working on, or holding for a retry.
-    entries = entries.filter(([id]) => !heldIds.has(id) && !awaitingRetry.has(id));
+    entries = entries.filter(([id]) => !slots.holds(id) && !awaitingRetry.has(id));
     const counted = await deliveryCounts(entries.map(([id]) => id));
     for (const [id, flat] of entries) {
       const deliveries = counted.get(id) ?? 1;
       if (deliveries > options.maxDeliveries) {
         const fields = flat ? fieldsToRecord(flat) : {};
-        track(
+        slots.track(
           sendToDeadLetter(id, fields, `delivered ${deliveries} times without being acknowledged (consumers crashed or timed out on it)`, deliveries),
         );
       } else {
-        hold({ id, flat, deliveries });
+        slots.hold({ id, flat, deliveries });
       }
     }
-    dispatch();
+    slots.start();
   }
 
   /** Entries this consumer name already owns (a restart with a fixed CONSUMER_NAME): finish them first. */
@@ -309,7 +240,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   async function claimAbandoned() {
     let cursor = '0-0';
     do {
-      const free = room();
+      const free = slots.room();
       if (free <= 0 || !running) return;
       const [next, entries] = (await redis.xautoclaim(stream, group, consumer, options.claimIdleMs, cursor, 'COUNT', free)) as [
         string,
@@ -328,15 +259,15 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   /** After an outage: take back the entries that failed on it (XCLAIM JUSTID resets their idle time without counting a delivery) and run them again. */
   async function retryAwaiting() {
-    const batch = [...awaitingRetry].slice(0, Math.max(1, room()));
+    const batch = [...awaitingRetry].slice(0, Math.max(1, slots.room()));
     const ids = batch.map(([id]) => id);
     const stillOurs = new Set((await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID')) as string[]);
     for (const [id, { flat, deliveries }] of batch) {
       awaitingRetry.delete(id);
       // Gone from the pending list: acknowledged or dead-lettered elsewhere meanwhile.
-      if (stillOurs.has(id)) hold({ id, flat, deliveries });
+      if (stillOurs.has(id)) slots.hold({ id, flat, deliveries });
     }
-    dispatch();
+    slots.start();
   }
 
   async function maintain(now: number) {
@@ -353,12 +284,12 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   async function readNew() {
     const reply = (await blockingRedis.xreadgroup(
-      'GROUP', group, consumer, 'COUNT', room(), 'BLOCK', options.blockMs, 'STREAMS', stream, '>',
+      'GROUP', group, consumer, 'COUNT', slots.room(), 'BLOCK', options.blockMs, 'STREAMS', stream, '>',
     )) as [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1];
     if (!entries) return;
-    for (const [id, flat] of entries) hold({ id, flat, deliveries: 1 });
-    dispatch();
+    for (const [id, flat] of entries) slots.hold({ id, flat, deliveries: 1 });
+    slots.start();
   }
 
   async function step() {
@@ -377,8 +308,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       log.info('dependency is back; resuming');
     }
     pausedBecause = undefined;
-    if (room() < readWhenRoom) {
-      await roomFrees();
+    if (slots.full()) {
+      await slots.roomFrees();
       return;
     }
     if (awaitingRetry.size > 0) {
@@ -441,22 +372,19 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       running = false;
       state = 'stopping';
       wake?.();
-      roomFreed?.();
+      slots.release();
       // The loop exits after its current read, which BLOCKs at most blockMs.
       await loop;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       });
-      // Entries already read are finished too (dispatch keeps starting them as slots free).
-      const drained = (async () => {
-        while (inflight.size > 0) await Promise.allSettled([...inflight]);
-      })();
-      await Promise.race([drained, deadline]);
+      // Entries already read are finished too (the slots keep starting them as others finish).
+      await Promise.race([slots.drained(), deadline]);
       clearTimeout(timer);
-      await flushAcks();
+      await acks.flush();
       state = 'stopped';
-      const unfinished = inflight.size + waiting.length;
+      const unfinished = slots.size();
       log.info({ unfinished }, unfinished > 0 ? 'consumer stopped; unfinished entries stay pending for another consumer' : 'consumer stopped');
       return { unfinished };
     },
@@ -465,7 +393,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         state,
         redisOk,
         pausedBecause,
-        inflight: inflight.size + waiting.length,
+        inflight: slots.size(),
         ...counts,
         lastError,
       };
