@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { chromium, type Browser } from 'playwright-core';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
@@ -12,7 +13,8 @@ allowSlowTests();
 // Debian's chromium, installed by .ci/run; playwright-core never downloads a browser of its own.
 const CHROMIUM = Bun.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'browser-test-admin-token-42';
-const SCREENSHOT = new URL('../../docs/ops-page.png', import.meta.url).pathname;
+// The README's screenshot: refreshed with UPDATE_SCREENSHOT=1, so a plain `bun test` leaves the tree clean.
+const SCREENSHOT = Bun.env.UPDATE_SCREENSHOT ? new URL('../../docs/ops-page.png', import.meta.url).pathname : `${tmpdir()}/ops-page-${process.pid}.png`;
 
 let pipeline: Pipeline;
 let browser: Browser;
@@ -60,6 +62,7 @@ describe.skipIf(!haveBrowser)('the operations page in a real browser', () => {
     expect(await page.locator('#streams').textContent()).toContain('payment-service');
     expect(await page.locator('#cards').textContent()).toContain('breaker of payment-browser');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(existsSync(SCREENSHOT)).toBe(true);
 
     await fixMissingOrder(pipeline, orderId);
     await page.fill('#token', TOKEN);
