@@ -5,8 +5,8 @@ import { ensureDatabase, migrateDatabase } from '../../src/shared/db/migrate.ts'
 /** Server the tests create their databases on; CI and the README use the local default. */
 export const TEST_SERVER_URL = Bun.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export function databaseUrl(name: string): string {
-  const url = new URL(TEST_SERVER_URL);
+export function databaseUrl(name: string, serverUrl = TEST_SERVER_URL): string {
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.href;
 }
@@ -25,9 +25,9 @@ export interface TestDatabase extends DbHandle {
 }
 
 /** Creates and migrates a fresh database for one test file, through the same code `bun run db:migrate` uses. */
-export async function createTestDatabase(label: string, { migrate = true } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(label: string, { migrate = true, serverUrl = TEST_SERVER_URL } = {}): Promise<TestDatabase> {
   const name = uniqueDatabaseName(label);
-  const url = databaseUrl(name);
+  const url = databaseUrl(name, serverUrl);
   await ensureDatabase(url);
   if (migrate) await migrateDatabase(url);
   const handle = createDb(url, { max: 10 });
@@ -37,13 +37,13 @@ export async function createTestDatabase(label: string, { migrate = true } = {})
     url,
     drop: async () => {
       await handle.close();
-      await dropDatabase(name);
+      await dropDatabase(name, serverUrl);
     },
   };
 }
 
-export async function dropDatabase(name: string): Promise<void> {
-  const admin = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} });
+export async function dropDatabase(name: string, serverUrl = TEST_SERVER_URL): Promise<void> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
   } finally {

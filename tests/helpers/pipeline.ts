@@ -11,7 +11,7 @@ import { createOutboxRelay } from '../../src/shared/outbox.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { closeRedis } from '../../src/shared/shutdown.ts';
 import { postJson, readJson } from './app.ts';
-import { createTestDatabase } from './db.ts';
+import { createTestDatabase, TEST_SERVER_URL } from './db.ts';
 import { captureLines } from './log-capture.ts';
 import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
 import { waitFor } from './wait-for.ts';
@@ -29,9 +29,9 @@ export type OrderState = {
  */
 export async function createPipeline(
   label: string,
-  { redisUrl = TEST_REDIS_URL, relayIntervalMs = 100, appEnv = {} as Record<string, string> } = {},
+  { redisUrl = TEST_REDIS_URL, relayIntervalMs = 100, appEnv = {} as Record<string, string>, databaseServerUrl = TEST_SERVER_URL } = {},
 ) {
-  const tdb = await createTestDatabase(label);
+  const tdb = await createTestDatabase(label, { serverUrl: databaseServerUrl });
   await seedMenu(tdb.db);
   const prefix = uniquePrefix(label);
   const logs = captureLines();

@@ -191,6 +191,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       if (error instanceof PoisonMessage) return await sendToDeadLetter(id, fields, describe(error), deliveries);
       if (isTransient(error)) {
         dependencyDown = true;
+        state = 'paused';
+        pausedBecause = 'dependency unavailable';
         lastError = describe(error);
         awaitingRetry.set(id, { flat, deliveries });
         log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
