@@ -63,7 +63,7 @@ const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.lengt
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = performance.now();
-  const throwaway = await createThrowawayDatabase(options.databaseUrl, 'chaos');
+  const throwaway = await createThrowawayDatabase(options.databaseUrl, 'chaos', { applicationName: 'chaos-runner' });
   const { db, name: database, url: databaseUrl } = throwaway;
   const streamPrefix = `${database.replaceAll('_', ':')}:`;
   const admin = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
@@ -174,7 +174,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       } else {
         const [row] = await pgAdmin`
           select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-          where datname = ${database} and pid <> pg_backend_pid()`;
+          where datname = ${database} and application_name in ('api', 'payment', 'notify')`;
         backendKills += row!.n;
         progress.connectionKills++;
       }
