@@ -16,10 +16,9 @@ import { Presets, SingleBar } from 'cli-progress';
 import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import { createDb, type Database } from '../src/shared/db/client.ts';
-import { GROUPS, STREAMS, streamKey } from '../src/shared/events.ts';
 import { deleteKeysWithPrefix } from '../src/shared/redis.ts';
 import { loadConfigOrExit } from '../src/shared/startup.ts';
-import { fieldsToRecord } from '../src/shared/streams/stream-id.ts';
+import { pipelineReport } from '../src/shared/ops/stream-report.ts';
 import { freePort, spawnService, type RunningService } from '../scripts/spawn-service.ts';
 import { createThrowawayDatabase } from '../scripts/throwaway-database.ts';
 import { machine } from './machine.ts';
@@ -159,21 +158,15 @@ async function journeys(db: Database, runStartedAt: Date, expected: number, time
   };
 }
 
-async function streamLag(redis: Redis, prefix: string) {
-  const lag: Record<string, { lag: number; pending: number }> = {};
-  for (const [stream, group] of [
-    [STREAMS.ordersPlaced, GROUPS.payment],
-    [STREAMS.paymentCompleted, GROUPS.notification],
-  ] as const) {
-    try {
-      const groups = (await redis.xinfo('GROUPS', streamKey(prefix, stream))) as string[][];
-      const info = groups.map((g) => fieldsToRecord(g.map(String))).find((g) => g.name === group);
-      lag[stream] = { lag: Number(info?.lag ?? 0), pending: Number(info?.pending ?? 0) };
-    } catch {
-      lag[stream] = { lag: 0, pending: 0 };
-    }
-  }
-  return lag;
+/** Lag and pending of each stream's consumer group, from the same report `bun run streams` prints. */
+async function streamLag(redis: Redis, db: Database, prefix: string) {
+  const report = await pipelineReport({ redis, db, prefix });
+  return Object.fromEntries(
+    report.streams.map((stream) => {
+      const group = stream.groups[0];
+      return [stream.stream, { lag: group?.lag ?? 0, pending: group?.pending ?? 0 }];
+    }),
+  );
 }
 
 function pgbenchBinary(): string | undefined {
@@ -252,7 +245,7 @@ async function measure(label: string, apiUrl: string, db: Database, prefix: stri
   const runStartedAt = new Date(Date.now() - 1000);
   const load = await drive(apiUrl, label);
   const redis = new Redis(config.redisUrl);
-  const lagAtEnd = await streamLag(redis, prefix);
+  const lagAtEnd = await streamLag(redis, db, prefix);
   redis.disconnect();
   const journey = await journeys(db, runStartedAt, load.accepted.length);
   const ordersPerSecond = load.accepted.length / load.seconds;

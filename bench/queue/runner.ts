@@ -2,7 +2,7 @@
 import Redis from 'ioredis';
 import { Events } from '../../src/shared/events.ts';
 import { createLogger } from '../../src/shared/log.ts';
-import { createRedis } from '../../src/shared/redis.ts';
+import { createRedis, waitUntilReady } from '../../src/shared/redis.ts';
 import { createConsumer } from '../../src/shared/streams/consumer.ts';
 import { contenderArgs, fillStream, report } from './common.ts';
 
@@ -16,7 +16,7 @@ const enqueueSeconds = await fillStream(setup, stream, messages);
 
 const redis = createRedis(redisUrl, { connectionName: 'bench-runner', log });
 const blockingRedis = createRedis(redisUrl, { connectionName: 'bench-runner-read', log });
-await Promise.all([redis, blockingRedis].map((r) => new Promise((resolve) => (r.status === 'ready' ? resolve(null) : r.once('ready', resolve)))));
+await Promise.all([waitUntilReady(redis, 5000), waitUntilReady(blockingRedis, 5000)]);
 
 let processed = 0;
 let allDone!: () => void;

@@ -8,9 +8,9 @@ import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import postgres from 'postgres';
 import type { Database } from '../../src/shared/db/client.ts';
-import { GROUPS, STREAMS, streamKey } from '../../src/shared/events.ts';
 import { deleteKeysWithPrefix } from '../../src/shared/redis.ts';
-import { readDeadLetter } from '../../src/shared/streams/dead-letter.ts';
+import { createDeadLetters } from '../../src/shared/ops/dead-letters.ts';
+import { pipelineReport } from '../../src/shared/ops/stream-report.ts';
 import { freePort, spawnService, type RunningService, type ServiceName } from '../spawn-service.ts';
 import { createThrowawayDatabase } from '../throwaway-database.ts';
 
@@ -195,7 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   for (;;) {
     const settled = await settledCount(db);
     const dead = (await deadLetteredOrders(admin, streamPrefix)).size;
-    const pending = await pendingEntries(admin, streamPrefix);
+    const pending = await pendingEntries(admin, db, streamPrefix);
     progress.settled = settled;
     report();
     if (settled + dead >= ids.length && pending === 0) break;
@@ -266,31 +266,16 @@ async function settledCount(db: Database): Promise<number> {
   return row!.n;
 }
 
+/** Dead letters by the order they are about, with their error. */
 async function deadLetteredOrders(admin: Redis, prefix: string): Promise<Map<string, string>> {
-  const byOrder = new Map<string, string>();
-  for (const stream of [STREAMS.paymentDeadLetter, STREAMS.notifyDeadLetter]) {
-    const entries = (await admin.xrange(streamKey(prefix, stream), '-', '+')) as [string, string[]][];
-    for (const [, flat] of entries) {
-      const letter = readDeadLetter(flat);
-      if (letter.fields.orderId) byOrder.set(letter.fields.orderId, letter.error);
-    }
-  }
-  return byOrder;
+  const letters = await createDeadLetters(admin, prefix).list(undefined, 100_000);
+  return new Map(letters.flatMap((letter) => (letter.fields.orderId ? [[letter.fields.orderId, letter.error] as const] : [])));
 }
 
-async function pendingEntries(admin: Redis, prefix: string): Promise<number> {
-  let total = 0;
-  for (const [stream, group] of [
-    [STREAMS.ordersPlaced, GROUPS.payment],
-    [STREAMS.paymentCompleted, GROUPS.notification],
-  ] as const) {
-    try {
-      total += Number(((await admin.xpending(streamKey(prefix, stream), group)) as [number])[0]);
-    } catch {
-      // No group yet: nothing pending.
-    }
-  }
-  return total;
+/** Entries delivered but not acknowledged, over both consumer groups. */
+async function pendingEntries(admin: Redis, db: Database, prefix: string): Promise<number> {
+  const report = await pipelineReport({ redis: admin, db, prefix });
+  return report.streams.flatMap((stream) => stream.groups).reduce((sum, group) => sum + group.pending, 0);
 }
 
 async function checkInvariants({
@@ -329,7 +314,7 @@ async function checkInvariants({
   }
   const notifiedTwice = [...noticesPerOrder].filter(([, n]) => n > 1);
   const notNotified = final.filter((r) => !r.notified && !dead.has(r.id));
-  const pending = await pendingEntries(admin, streamPrefix);
+  const pending = await pendingEntries(admin, db, streamPrefix);
   const strangers = rows.filter((r) => !acceptedSet.has(r.id));
 
   return [
