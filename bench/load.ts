@@ -16,11 +16,11 @@ import { Presets, SingleBar } from 'cli-progress';
 import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import { createDb, type Database } from '../src/shared/db/client.ts';
-import { deleteKeysWithPrefix } from '../src/shared/redis.ts';
-import { loadConfigOrExit } from '../src/shared/startup.ts';
+import { deleteKeysWithPrefix } from '../src/shared/runtime/redis.ts';
+import { loadConfigOrExit } from '../src/shared/runtime/startup.ts';
 import { pipelineReport } from '../src/shared/ops/stream-report.ts';
-import { freePort, spawnService, type RunningService } from '../scripts/spawn-service.ts';
-import { createThrowawayDatabase } from '../scripts/throwaway-database.ts';
+import { freePort, spawnService, type RunningService } from '../scripts/lib/spawn-service.ts';
+import { createThrowawayDatabase } from '../scripts/lib/throwaway-database.ts';
 import { machine } from './machine.ts';
 
 const { values } = parseArgs({
@@ -188,7 +188,7 @@ async function pgbench(clients: number, seconds: number): Promise<number | undef
     console.warn('pgbench not found (PATH or /usr/lib/postgresql/*/bin): no ceiling this time');
     return undefined;
   }
-  const database = await createThrowawayDatabase(config.databaseUrl, 'pgbench');
+  const database = await createThrowawayDatabase(config.database.url, 'pgbench');
   try {
     return await runPgbench(binary, database.url, clients, seconds);
   } finally {
@@ -210,7 +210,7 @@ async function runPgbench(binary: string, databaseUrl: string, clients: number, 
 }
 
 async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: string, db: Database, prefix: string) => Promise<T>): Promise<T> {
-  const database = await createThrowawayDatabase(config.databaseUrl, 'bench');
+  const database = await createThrowawayDatabase(config.database.url, 'bench');
   const prefix = `${database.name.replaceAll('_', ':')}:`;
   const port = await freePort();
   const env = { DATABASE_URL: database.url, REDIS_URL: config.redisUrl, STREAM_PREFIX: prefix, HEALTH_PORT: '0', LOG_LEVEL: values['log-dir'] ? 'info' : 'warn', PORT: String(port), ...gateway };
@@ -272,7 +272,7 @@ async function withCeiling(run: Awaited<ReturnType<typeof measure>>) {
 
 const runs: Awaited<ReturnType<typeof measure>>[] = [];
 if (values.url) {
-  const { db, close } = createDb(config.databaseUrl, { max: 4 });
+  const { db, close } = createDb(config.database.url, { max: 4 });
   runs.push(await withCeiling(await measure('running system', values.url.replace(/\/$/, ''), db, config.streamPrefix)));
   await close();
 } else {

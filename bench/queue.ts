@@ -5,7 +5,7 @@
  * The last two lines are the ratios we track.
  */
 import { parseArgs } from 'node:util';
-import { forEachLine } from '../src/shared/read-lines.ts';
+import { forEachLine } from '../scripts/lib/read-lines.ts';
 import { machine } from './machine.ts';
 import type { ContenderResult } from './queue/common.ts';
 

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
-import { loadConfigOrExit } from '../src/shared/startup.ts';
+import { loadConfigOrExit } from '../src/shared/runtime/startup.ts';
 import { runChaos } from './chaos/run.ts';
 
 const { values } = parseArgs({
@@ -31,7 +31,7 @@ const report = await runChaos({
   orders,
   kills: Number(values.kills),
   rate: Number(values.rate),
-  databaseUrl: config.databaseUrl,
+  databaseUrl: config.database.url,
   redisUrl: config.redisUrl,
   drainTimeoutMs: Number(values['drain-timeout']) * 1000,
   keep: values.keep,

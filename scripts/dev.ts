@@ -7,9 +7,9 @@ import { createDb } from '../src/shared/db/client.ts';
 import { redactUrl } from '../src/shared/db/connection-error.ts';
 import { ensureDatabase, migrateDatabase } from '../src/shared/db/migrate.ts';
 import { seedMenu } from '../src/shared/db/seed.ts';
-import { exitWith, loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
-import { reachable, startPrivatePostgres, startPrivateRedis, stopPrivate, type PrivateService } from './private-services.ts';
-import { superviseAll, type ServiceSpec } from './supervise.ts';
+import { exitWith, loadConfigOrExit, startOrExit } from '../src/shared/runtime/startup.ts';
+import { reachable, startPrivatePostgres, startPrivateRedis, stopPrivate, type PrivateService } from './lib/private-services.ts';
+import { superviseAll, type ServiceSpec } from './lib/supervise.ts';
 
 const SERVICES: ServiceSpec[] = [
   { name: 'api', entry: 'src/api/main.ts' },
@@ -32,13 +32,13 @@ async function ensureRunning(what: string, url: string, defaultPort: number, sta
   console.log(`[dev] nothing answered at ${redactUrl(url)}: started a private ${what} under ${dataDir}/${started.name}`);
 }
 
-await ensureRunning('PostgreSQL', config.databaseUrl, 5432, startPrivatePostgres);
+await ensureRunning('PostgreSQL', config.database.url, 5432, startPrivatePostgres);
 await ensureRunning('Redis', config.redisUrl, 6379, startPrivateRedis);
 
 await startOrExit(config, async () => {
-  if (await ensureDatabase(config.databaseUrl)) console.log('[dev] created the database');
-  await migrateDatabase(config.databaseUrl);
-  const { db, close } = createDb(config.databaseUrl, { max: 1 });
+  if (await ensureDatabase(config.database.url)) console.log('[dev] created the database');
+  await migrateDatabase(config.database.url);
+  const { db, close } = createDb(config.database.url, { max: 1 });
   try {
     const seeded = await seedMenu(db);
     if (seeded > 0) console.log(`[dev] seeded ${seeded} menu items`);

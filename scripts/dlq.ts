@@ -6,10 +6,10 @@
  *   dlq purge <id> | --all [--stream S] --yes
  */
 import { parseArgs } from 'node:util';
-import { AppError } from '../src/shared/errors.ts';
+import { AppError } from '../src/shared/runtime/app-error.ts';
 import { createDeadLetters } from '../src/shared/ops/dead-letters.ts';
-import { exitWith, loadConfigOrExit } from '../src/shared/startup.ts';
-import { connectOrExit } from './cli-redis.ts';
+import { exitWith, loadConfigOrExit } from '../src/shared/runtime/startup.ts';
+import { connectOrExit } from './lib/cli-redis.ts';
 
 const USAGE = `usage:
   bun run dlq list [payment.dlq|notify.dlq] [--json]

@@ -1,11 +1,11 @@
 /** `bun run db:migrate`: creates the database if needed and applies the committed migrations. */
 import { redactUrl } from '../src/shared/db/connection-error.ts';
 import { ensureDatabase, migrateDatabase } from '../src/shared/db/migrate.ts';
-import { loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
+import { loadConfigOrExit, startOrExit } from '../src/shared/runtime/startup.ts';
 
 const config = loadConfigOrExit(Bun.env);
 await startOrExit(config, async () => {
-  if (await ensureDatabase(config.databaseUrl)) console.log(`created database ${redactUrl(config.databaseUrl)}`);
-  await migrateDatabase(config.databaseUrl);
+  if (await ensureDatabase(config.database.url)) console.log(`created database ${redactUrl(config.database.url)}`);
+  await migrateDatabase(config.database.url);
 });
-console.log(`migrations applied to ${redactUrl(config.databaseUrl)}`);
+console.log(`migrations applied to ${redactUrl(config.database.url)}`);

@@ -2,13 +2,13 @@
 import { parseArgs } from 'node:util';
 import { createDb } from '../src/shared/db/client.ts';
 import { pipelineReport } from '../src/shared/ops/stream-report.ts';
-import { loadConfigOrExit, startOrExit } from '../src/shared/startup.ts';
-import { connectOrExit } from './cli-redis.ts';
+import { loadConfigOrExit, startOrExit } from '../src/shared/runtime/startup.ts';
+import { connectOrExit } from './lib/cli-redis.ts';
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { json: { type: 'boolean', default: false } } });
 const config = loadConfigOrExit(Bun.env);
 const redis = await connectOrExit(config.redisUrl);
-const { db, close } = createDb(config.databaseUrl, { max: 1, applicationName: 'streams-cli' });
+const { db, close } = createDb(config.database.url, { max: 1, applicationName: 'streams-cli' });
 const report = await startOrExit(config, () => pipelineReport({ redis, db, prefix: config.streamPrefix }));
 redis.disconnect();
 await close();

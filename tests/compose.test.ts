@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test';
-import { EnvSchema, loadConfig } from '../src/shared/config.ts';
+import { EnvSchema, loadConfig } from '../src/shared/runtime/config.ts';
 
 // Docker is not on the test machines, so the file is checked against the code instead of run.
 const root = new URL('..', import.meta.url);
@@ -51,11 +51,11 @@ describe('compose.yaml', () => {
       const env: Record<string, string> = services[name]!.environment;
       for (const key of Object.keys(env)) expect(known.has(key) ? key : `unknown variable ${key} in ${name}`).toBe(key);
       const config = loadConfig(env);
-      expect(new URL(config.databaseUrl).hostname).toBe('postgres');
+      expect(new URL(config.database.url).hostname).toBe('postgres');
       expect(new URL(config.redisUrl).hostname).toBe('redis');
     }
     // Each service's health check probes the port its process actually listens on.
-    expect(services.api!.healthcheck.test.join(' ')).toContain(`:${loadConfig(services.api!.environment).port}/health`);
+    expect(services.api!.healthcheck.test.join(' ')).toContain(`:${loadConfig(services.api!.environment).api.port}/health`);
     for (const name of ['payment', 'notify']) {
       const port = loadConfig(services[name]!.environment).healthPort;
       expect(services[name]!.healthcheck.test.join(' ')).toContain(`:${port}/health`);

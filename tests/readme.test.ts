@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test';
-import { EnvSchema } from '../src/shared/config.ts';
+import { EnvSchema } from '../src/shared/runtime/config.ts';
 
 const root = new URL('..', import.meta.url);
 const readme = await Bun.file(new URL('README.md', root)).text();

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
-import { Events } from '../../src/shared/events.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
 import { recordToFields } from '../../src/shared/streams/stream-id.ts';
 
 export interface ContenderResult {

@@ -1,8 +1,8 @@
 /** The project's consumer runner exactly as the workers use it: schema validation and delivery counting on. */
 import Redis from 'ioredis';
-import { Events } from '../../src/shared/events.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { createRedis, waitUntilReady } from '../../src/shared/redis.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createRedis, waitUntilReady } from '../../src/shared/runtime/redis.ts';
 import { createConsumer } from '../../src/shared/streams/consumer.ts';
 import { contenderArgs, fillStream, report } from './common.ts';
 
@@ -26,7 +26,7 @@ const consumer = createConsumer({
   blockingRedis,
   stream,
   group: 'bench',
-  consumer: 'runner',
+  consumerName: 'runner',
   deadLetterStream: `${stream}.dlq`,
   deadLetterMaxLen: 1000,
   decode: Events.orderPlaced.fromFields,

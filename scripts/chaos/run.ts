@@ -8,11 +8,11 @@ import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import postgres from 'postgres';
 import type { Database } from '../../src/shared/db/client.ts';
-import { deleteKeysWithPrefix } from '../../src/shared/redis.ts';
+import { deleteKeysWithPrefix } from '../../src/shared/runtime/redis.ts';
 import { createDeadLetters } from '../../src/shared/ops/dead-letters.ts';
 import { pipelineReport } from '../../src/shared/ops/stream-report.ts';
-import { freePort, spawnService, type RunningService, type ServiceName } from '../spawn-service.ts';
-import { createThrowawayDatabase } from '../throwaway-database.ts';
+import { freePort, spawnService, type RunningService, type ServiceName } from '../lib/spawn-service.ts';
+import { createThrowawayDatabase } from '../lib/throwaway-database.ts';
 
 export interface ChaosOptions {
   /** Orders to place. */

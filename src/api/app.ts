@@ -1,8 +1,9 @@
 import { swagger } from '@elysiajs/swagger';
 import { Elysia } from 'elysia';
 import type { AppDeps } from './deps.ts';
-import { errorHandler } from './errors.ts';
+import { errorHandler } from './errors/handler.ts';
 import { requestContext } from './plugins/request-context.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { menuRoutes } from './routes/menu.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -41,7 +42,8 @@ export function createApp(deps: AppDeps) {
     .use(ordersRoutes(deps))
     .use(healthRoutes(deps))
     .use(metricsRoutes(deps))
-    .use(opsRoutes(deps));
+    .use(opsRoutes(deps))
+    .use(adminRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

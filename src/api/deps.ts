@@ -1,20 +1,20 @@
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/runtime/config.ts';
 import type { Database } from '../shared/db/client.ts';
-import type { HealthCheck } from '../shared/health.ts';
-import type { Logger } from '../shared/log.ts';
-import type { Metrics } from '../shared/metrics.ts';
-import type { Redis } from '../shared/redis.ts';
+import type { HealthCheck } from '../shared/runtime/health.ts';
+import type { Logger } from '../shared/runtime/log.ts';
+import type { ApiMetrics } from './metrics.ts';
+import type { Redis } from '../shared/runtime/redis.ts';
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
   db: Database;
   log: Logger;
-  config: Pick<Config, 'bodyLimitBytes' | 'idempotencyKeyTtlHours' | 'idempotencyWaitMs' | 'adminToken'>;
+  config: Config['api'];
   healthChecks: Record<string, HealthCheck>;
   /** Where the operations page and admin endpoints read streams and dead letters; without it they answer 503. */
   ops?: { redis: Redis; prefix: string };
   /** Prometheus metrics of this process (served at GET /metrics). */
-  metrics: Metrics;
+  metrics: ApiMetrics;
   /** Told after an order commits, so its `orders.placed` event is published at once (see createOutboxRelay). */
   outbox: { kick(): void };
 }

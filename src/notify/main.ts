@@ -1,5 +1,5 @@
-import { loadConfigOrExit } from '../shared/startup.ts';
-import { runWorker } from '../shared/worker-runtime.ts';
+import { loadConfigOrExit } from '../shared/runtime/startup.ts';
+import { runWorker } from '../shared/worker/run-worker.ts';
 import { notifyWorker } from './spec.ts';
 
 runWorker(notifyWorker(loadConfigOrExit(Bun.env)));

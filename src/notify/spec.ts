@@ -1,6 +1,6 @@
-import type { Config } from '../shared/config.ts';
-import { Events, GROUPS, STREAMS, type PaymentCompleted } from '../shared/events.ts';
-import type { WorkerSpec } from '../shared/worker-runtime.ts';
+import type { Config } from '../shared/runtime/config.ts';
+import { Events, type PaymentCompleted } from '../shared/pipeline/events.ts';
+import type { WorkerSpec } from '../shared/worker/run-worker.ts';
 import { createNotifyHandler } from './worker.ts';
 
 /** The notification worker: `payment.completed` in, one notice per order out. */
@@ -9,10 +9,7 @@ export function notifyWorker(config: Config): WorkerSpec<PaymentCompleted> {
     service: 'notify',
     config,
     defaultHealthPort: 3002,
-    stream: STREAMS.paymentCompleted,
-    group: GROUPS.notification,
-    deadLetterStream: STREAMS.notifyDeadLetter,
-    decode: Events.paymentCompleted.fromFields,
+    consumes: Events.paymentCompleted,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
     setup: ({ db, log }) => ({ handle: createNotifyHandler({ db, log }) }),
   };

@@ -1,9 +1,9 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Database } from '../shared/db/client.ts';
 import { notifications, orders } from '../shared/db/schema.ts';
-import { PoisonMessage } from '../shared/errors.ts';
-import type { PaymentCompleted } from '../shared/events.ts';
-import type { Logger } from '../shared/log.ts';
+import { PoisonMessage } from '../shared/streams/poison-message.ts';
+import type { PaymentCompleted } from '../shared/pipeline/events.ts';
+import type { Logger } from '../shared/runtime/log.ts';
 import type { MessageMeta } from '../shared/streams/consumer.ts';
 
 export interface NotifyWorkerDeps {

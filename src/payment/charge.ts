@@ -1,5 +1,5 @@
-import { CircuitOpen, GatewayUnavailable } from '../shared/errors.ts';
-import type { Logger } from '../shared/log.ts';
+import { CircuitOpen, GatewayUnavailable } from './errors.ts';
+import type { Logger } from '../shared/runtime/log.ts';
 import type { CircuitBreaker } from './breaker.ts';
 import type { ChargeRequest, PaymentGateway } from './gateway.ts';
 import { canRetry, nextDelay, type RetryOptions } from './retry.ts';

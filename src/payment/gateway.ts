@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../shared/db/client.ts';
 import { gatewayCharges, type GatewayCharge } from '../shared/db/schema.ts';
-import { GatewayTransientError } from '../shared/errors.ts';
+import { GatewayTransientError } from './errors.ts';
 
 export interface ChargeRequest {
   /** Same key, same charge: a retry can never charge twice. We use the order id. */

@@ -1,9 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../shared/db/client.ts';
 import { orders, paymentAttempts, type Order } from '../shared/db/schema.ts';
-import { Events } from '../shared/events.ts';
-import { paymentCompletedEvent } from '../shared/order-events.ts';
-import { addToOutbox } from '../shared/outbox.ts';
+import { Events } from '../shared/pipeline/events.ts';
+import { paymentCompletedEvent } from '../shared/pipeline/order-events.ts';
+import { addToOutbox } from '../shared/pipeline/outbox.ts';
 import type { PaymentResult } from './charge.ts';
 
 /**

@@ -1,12 +1,12 @@
-import type { Config } from '../shared/config.ts';
-import { CircuitOpen, GatewayTransientError, GatewayUnavailable } from '../shared/errors.ts';
-import { Events, GROUPS, STREAMS, type OrderPlaced } from '../shared/events.ts';
-import { BREAKER_STATE_VALUE } from '../shared/metrics.ts';
+import type { Config } from '../shared/runtime/config.ts';
+import { isGatewayOutage } from './errors.ts';
+import { Events, type OrderPlaced } from '../shared/pipeline/events.ts';
 import { reportBreakerState } from '../shared/ops/breakers.ts';
-import { createOutboxRelay, relaySettings } from '../shared/outbox.ts';
-import { startPeriodic } from '../shared/periodic.ts';
-import type { WorkerSpec } from '../shared/worker-runtime.ts';
+import { createOutboxRelay } from '../shared/pipeline/outbox.ts';
+import { startPeriodic } from '../shared/runtime/periodic.ts';
+import type { WorkerSpec } from '../shared/worker/run-worker.ts';
 import { CircuitBreaker } from './breaker.ts';
+import { BREAKER_STATE_VALUE, createPaymentMetrics } from './metrics.ts';
 import { createMockGateway, type MockGatewaySettings } from './gateway.ts';
 import { createPaymentHandler, type CrashPoint } from './worker.ts';
 
@@ -19,14 +19,12 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
     service: 'payment',
     config,
     defaultHealthPort: 3001,
-    stream: STREAMS.ordersPlaced,
-    group: GROUPS.payment,
-    deadLetterStream: STREAMS.paymentDeadLetter,
-    decode: Events.orderPlaced.fromFields,
+    consumes: Events.orderPlaced,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
-    setup({ db, redis, log, metrics }) {
+    setup({ db, redis, log, metrics: registry }) {
+      const metrics = createPaymentMetrics(registry);
       // The operations page shows each worker's breaker through a short-lived Redis key.
-      const report = () => reportBreakerState(redis, config.streamPrefix, config.consumerName, breaker.state(Date.now()));
+      const report = () => reportBreakerState(redis, config.streamPrefix, config.consumer.consumerName, breaker.state(Date.now()));
       const breaker = new CircuitBreaker(config.breaker, ({ from, to }) => {
         metrics.breakerState.set(BREAKER_STATE_VALUE[to]);
         log[to === 'open' ? 'warn' : 'info']({ from, to }, `circuit breaker ${to}`);
@@ -36,7 +34,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       const breakerReporting = startPeriodic('breaker state report', 10_000, report, log);
       if (redis.status === 'ready') void breakerReporting.runNow();
       else redis.once('ready', () => void breakerReporting.runNow());
-      const relay = createOutboxRelay({ db, redis, log, ...relaySettings(config) });
+      const relay = createOutboxRelay({ db, redis, log, streamPrefix: config.streamPrefix, ...config.relay });
       let crashed = false;
       const handle = createPaymentHandler({
         db,
@@ -54,7 +52,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
         },
         onOutcome: (outcome) => metrics.payments.inc({ outcome }),
         crash(point: CrashPoint) {
-          if (crashed || config.crashAt !== point) return;
+          if (crashed || config.testing.crashAt !== point) return;
           crashed = true;
           log.warn({ crash_at: point }, 'CRASH_AT reached: killing this process');
           process.kill(process.pid, 'SIGKILL');
@@ -63,8 +61,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       relay.kick();
       return {
         handle,
-        // Gateway trouble is not the order's fault: the entry waits instead of failing or being dead-lettered.
-        isTransient: (error) => error instanceof CircuitOpen || error instanceof GatewayUnavailable || error instanceof GatewayTransientError,
+        isTransient: isGatewayOutage,
         // While the breaker is open, leave new orders in the stream.
         gate: () => breaker.waitMs(Date.now()),
         healthDetails: () => ({ breaker: breaker.state(Date.now()) }),

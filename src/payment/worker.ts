@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../shared/db/client.ts';
 import { orders, paymentAttempts } from '../shared/db/schema.ts';
-import { PoisonMessage } from '../shared/errors.ts';
-import type { OrderPlaced } from '../shared/events.ts';
+import { PoisonMessage } from '../shared/streams/poison-message.ts';
+import type { OrderPlaced } from '../shared/pipeline/events.ts';
 import type { MessageMeta } from '../shared/streams/consumer.ts';
 import { chargeWithRetries, type ChargeDeps } from './charge.ts';
 import { recordOutcome } from './record-outcome.ts';

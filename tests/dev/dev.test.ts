@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'bun:test';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { forEachLine } from '../../src/shared/read-lines.ts';
+import { forEachLine } from '../../scripts/lib/read-lines.ts';
 import { readJson } from '../helpers/app.ts';
 import { freePort } from '../helpers/redis.ts';
 import { GiveUp, waitFor } from '../helpers/wait-for.ts';

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { notifyWorker } from '../../src/notify/spec.ts';
 import { paymentWorker } from '../../src/payment/spec.ts';
-import { loadConfig } from '../../src/shared/config.ts';
-import { STREAMS } from '../../src/shared/events.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { createMetrics } from '../../src/shared/metrics.ts';
-import { createRedis } from '../../src/shared/redis.ts';
-import { createWorker } from '../../src/shared/worker-runtime.ts';
+import { loadConfig } from '../../src/shared/runtime/config.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
+import { createRedis } from '../../src/shared/runtime/redis.ts';
+import { createWorker } from '../../src/shared/worker/run-worker.ts';
 import { BASE, get, readJson } from '../helpers/app.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -120,8 +120,8 @@ describe('malformed stream entries', () => {
     const config = loadConfig({ ...pipeline.env({ CONSUMER_NAME: 'fuzz' }) });
     const log = createLogger({ service: 'fuzz', level: 'silent' });
     const connections = [0, 1, 2, 3].map((i) => createRedis(config.redisUrl, { connectionName: `fuzz-${i}`, log }));
-    const payment = createWorker(paymentWorker(config), { db: pipeline.db, redis: connections[0]!, blockingRedis: connections[1]!, log, metrics: createMetrics('test') });
-    const notify = createWorker(notifyWorker(config), { db: pipeline.db, redis: connections[2]!, blockingRedis: connections[3]!, log, metrics: createMetrics('test') });
+    const payment = createWorker(paymentWorker(config), { db: pipeline.db, redis: connections[0]!, blockingRedis: connections[1]!, log, metrics: createMetricsRegistry('test') });
+    const notify = createWorker(notifyWorker(config), { db: pipeline.db, redis: connections[2]!, blockingRedis: connections[3]!, log, metrics: createMetricsRegistry('test') });
     void payment.consumer.start();
     void notify.consumer.start();
     try {
@@ -136,12 +136,12 @@ describe('malformed stream entries', () => {
           }
           return fields.length > 0 ? fields : ['empty', ''];
         }).map((fields) => pipeline.admin.xadd(pipeline.key(stream), '*', ...fields));
-      await Promise.all([...entries(STREAMS.ordersPlaced), ...entries(STREAMS.paymentCompleted)]);
+      await Promise.all([...entries(TOPOLOGY.OrderPlaced.stream), ...entries(TOPOLOGY.PaymentCompleted.stream)]);
 
-      await waitFor(async () => (await pipeline.deadLetters(STREAMS.paymentDeadLetter)).length === 50, { what: '50 payment dead letters' });
-      await waitFor(async () => (await pipeline.deadLetters(STREAMS.notifyDeadLetter)).length === 50, { what: '50 notify dead letters' });
-      for (const letter of await pipeline.deadLetters(STREAMS.paymentDeadLetter)) {
-        expect(letter.originalStream).toBe(pipeline.key(STREAMS.ordersPlaced));
+      await waitFor(async () => (await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).length === 50, { what: '50 payment dead letters' });
+      await waitFor(async () => (await pipeline.deadLetters(TOPOLOGY.PaymentCompleted.deadLetterStream)).length === 50, { what: '50 notify dead letters' });
+      for (const letter of await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)) {
+        expect(letter.originalStream).toBe(pipeline.key(TOPOLOGY.OrderPlaced.stream));
         expect(letter.error).toMatch(/invalid|does not exist/);
       }
       // And a real order still goes through.

@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { createApp } from '../../src/api/app.ts';
 import type { AppDeps } from '../../src/api/deps.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/shared/runtime/config.ts';
 import type { Database } from '../../src/shared/db/client.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { createMetrics } from '../../src/shared/metrics.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createApiMetrics } from '../../src/api/metrics.ts';
+import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
 import { captureLines } from './log-capture.ts';
 
 export const BASE = 'http://localhost';
@@ -16,9 +17,9 @@ export function createTestApp(db: Database, overrides: Partial<AppDeps> & { env?
   const deps: AppDeps = {
     db,
     log: createLogger({ service: 'api', level: 'debug', destination: logs.stream }),
-    config,
+    config: config.api,
     healthChecks: { postgres: () => db.execute(sql`select 1`) },
-    metrics: createMetrics('api'),
+    metrics: createApiMetrics(createMetricsRegistry('api')),
     // Route tests check what is written to the outbox; publishing it is the pipeline tests' business.
     outbox: { kick() {} },
     ...overrides,

@@ -1,15 +1,17 @@
 import { and, count, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import { orders } from '../../src/shared/db/schema.ts';
 import { createApp } from '../../src/api/app.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/shared/runtime/config.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
-import { STREAMS, streamKey } from '../../src/shared/events.ts';
+import { streamKey, type DeadLetterStream } from '../../src/shared/pipeline/topology.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { createMetrics } from '../../src/shared/metrics.ts';
-import { createOutboxRelay } from '../../src/shared/outbox.ts';
-import { createRedis } from '../../src/shared/redis.ts';
-import { closeRedis } from '../../src/shared/shutdown.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createApiMetrics } from '../../src/api/metrics.ts';
+import { registerPipelineGauges } from '../../src/shared/ops/pipeline-gauges.ts';
+import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
+import { createOutboxRelay } from '../../src/shared/pipeline/outbox.ts';
+import { createRedis } from '../../src/shared/runtime/redis.ts';
+import { closeRedis } from '../../src/shared/runtime/shutdown.ts';
 import { postJson, readJson } from './app.ts';
 import { createTestDatabase, TEST_SERVER_URL } from './db.ts';
 import { captureLines } from './log-capture.ts';
@@ -39,12 +41,14 @@ export async function createPipeline(
   const publisherRedis = createRedis(redisUrl, { connectionName: `test-api-${label}`, log });
   const admin = connectRedis(redisUrl);
   const relay = createOutboxRelay({ db: tdb.db, redis: publisherRedis, log, streamPrefix: prefix, intervalMs: relayIntervalMs, retentionMs: 3_600_000 });
+  const metrics = createApiMetrics(createMetricsRegistry('api'));
+  registerPipelineGauges(metrics, { redis: publisherRedis, db: tdb.db, prefix });
   const app = createApp({
     db: tdb.db,
     log,
-    config: loadConfig(appEnv),
+    config: loadConfig(appEnv).api,
     outbox: relay,
-    metrics: createMetrics('api', { redis: publisherRedis, db: tdb.db, prefix }),
+    metrics,
     ops: { redis: publisherRedis, prefix },
     healthChecks: { postgres: () => tdb.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },
   });
@@ -108,7 +112,7 @@ export async function createPipeline(
     }
   }
 
-  async function deadLetters(stream: (typeof STREAMS)['paymentDeadLetter' | 'notifyDeadLetter']) {
+  async function deadLetters(stream: DeadLetterStream) {
     const entries = (await admin.xrange(key(stream), '-', '+')) as [string, string[]][];
     return entries.map(([id, flat]): Record<string, string> & { id: string } => ({ ...fieldsToRecord(flat), id }));
   }

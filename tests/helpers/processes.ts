@@ -1,4 +1,4 @@
-import { spawnService as spawn, type LogLine, type RunningService as Service, type ServiceName } from '../../scripts/spawn-service.ts';
+import { spawnService as spawn, type LogLine, type RunningService as Service, type ServiceName } from '../../scripts/lib/spawn-service.ts';
 import { waitFor } from './wait-for.ts';
 
 export type { LogLine, ServiceName };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freePort } from '../../scripts/spawn-service.ts';
+import { freePort } from '../../scripts/lib/spawn-service.ts';
 import { waitFor } from './wait-for.ts';
 
 /** The shared Redis the tests use; each test file works under its own key prefix. */
@@ -20,9 +20,9 @@ export function connectRedis(url = TEST_REDIS_URL): Redis {
   return redis;
 }
 
-export { deleteKeysWithPrefix as deleteKeys } from '../../src/shared/redis.ts';
+export { deleteKeysWithPrefix as deleteKeys } from '../../src/shared/runtime/redis.ts';
 
-export { freePort } from '../../scripts/spawn-service.ts';
+export { freePort } from '../../scripts/lib/spawn-service.ts';
 
 /**
  * A throwaway redis-server of the test's own, for tests that stop, restart or wipe Redis

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { STREAMS } from '../../src/shared/events.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { BASE, get, readJson } from '../helpers/app.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
@@ -66,7 +66,7 @@ describe('the admin endpoints', () => {
     expect(res.status).toBe(403);
     expect((await readJson(res)).error.code).toBe('admin_disabled');
     expect((await readJson(await readOnly.app.handle(get('/ops/summary')))).adminEnabled).toBe(false);
-    expect((await readOnly.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(true);
+    expect((await readOnly.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).some((l) => l.id === letterId)).toBe(true);
   });
 
   it('answer 401 without the right token, and change nothing', async () => {
@@ -76,7 +76,7 @@ describe('the admin endpoints', () => {
       expect(res.status).toBe(401);
       expect((await readJson(res)).error.code).toBe('unauthorized');
     }
-    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(true);
+    expect((await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).some((l) => l.id === letterId)).toBe(true);
   });
 
   it('replay a dead letter with the token, and the order moves on', async () => {
@@ -84,7 +84,7 @@ describe('the admin endpoints', () => {
     await fixMissingOrder(pipeline, orderId);
     const res = await pipeline.app.handle(request(`/admin/dead-letters/${letterId}/replay`, 'POST', TOKEN));
     expect(res.status).toBe(200);
-    expect((await readJson(res)).replayed[0]).toMatchObject({ id: letterId, originalStream: pipeline.key(STREAMS.ordersPlaced) });
+    expect((await readJson(res)).replayed[0]).toMatchObject({ id: letterId, originalStream: pipeline.key(TOPOLOGY.OrderPlaced.stream) });
     await pipeline.waitUntilSettled([orderId]);
     expect((await pipeline.orderState(orderId)).status).toBe('paid');
   });
@@ -99,6 +99,6 @@ describe('the admin endpoints', () => {
     await deadLetterAnOrder(pipeline);
     const all = await pipeline.app.handle(request('/admin/dead-letters', 'DELETE', TOKEN));
     expect((await readJson(all)).purged).toBeGreaterThanOrEqual(1);
-    expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);
+    expect(await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { GROUPS, STREAMS } from '../../src/shared/events.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
@@ -39,9 +39,9 @@ describe('bun run streams', () => {
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     const placed = report.streams.find((s: { stream: string }) => s.stream === 'orders.placed');
-    expect(placed.key).toBe(pipeline.key(STREAMS.ordersPlaced));
+    expect(placed.key).toBe(pipeline.key(TOPOLOGY.OrderPlaced.stream));
     expect(placed.length).toBeGreaterThan(0);
-    expect(placed.groups[0]).toMatchObject({ name: GROUPS.payment, pending: 0, lag: 0 });
+    expect(placed.groups[0]).toMatchObject({ name: TOPOLOGY.OrderPlaced.group, pending: 0, lag: 0 });
     expect(placed.groups[0].consumers.map((c: { name: string }) => c.name)).toContain('payment-ops');
     expect(report.deadLetters.map((d: { stream: string }) => d.stream)).toEqual(['payment.dlq', 'notify.dlq']);
     expect(report.outbox).toEqual({ unpublished: 0, oldestUnpublishedAgeMs: null });
@@ -51,7 +51,7 @@ describe('bun run streams', () => {
     const { code, stdout } = await cli(['streams']);
     expect(code).toBe(0);
     expect(stdout).toContain('STREAM');
-    expect(stdout).toContain(pipeline.key(STREAMS.paymentCompleted));
+    expect(stdout).toContain(pipeline.key(TOPOLOGY.PaymentCompleted.stream));
     expect(stdout).toContain('notification-service');
     expect(stdout).toMatch(/outbox: \d+ unpublished/);
   });
@@ -63,7 +63,7 @@ describe('bun run dlq', () => {
     const list = await cli(['dlq', 'list', '--json']);
     expect(list.code).toBe(0);
     const entry = JSON.parse(list.stdout).find((e: { id: string }) => e.id === letterId);
-    expect(entry).toMatchObject({ deadLetterStream: 'payment.dlq', originalStream: pipeline.key(STREAMS.ordersPlaced), group: GROUPS.payment });
+    expect(entry).toMatchObject({ deadLetterStream: 'payment.dlq', originalStream: pipeline.key(TOPOLOGY.OrderPlaced.stream), group: TOPOLOGY.OrderPlaced.group });
     expect(entry.error).toContain(`order ${orderId} does not exist`);
 
     const show = await cli(['dlq', 'show', letterId]);
@@ -78,14 +78,14 @@ describe('bun run dlq', () => {
 
     const dry = await cli(['dlq', 'replay', letterId, '--dry-run']);
     expect(dry.stdout).toContain('would replay');
-    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(true);
+    expect((await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).some((l) => l.id === letterId)).toBe(true);
 
     const replay = await cli(['dlq', 'replay', letterId]);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(`replayed ${letterId}`);
     await pipeline.waitUntilSettled([orderId]);
     expect(await pipeline.orderState(orderId)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
-    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(false);
+    expect((await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).some((l) => l.id === letterId)).toBe(false);
   });
 
   it('purges only with --yes', async () => {
@@ -93,16 +93,16 @@ describe('bun run dlq', () => {
     const refused = await cli(['dlq', 'purge', letterId]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('--yes');
-    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(true);
+    expect((await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).some((l) => l.id === letterId)).toBe(true);
 
     const purged = await cli(['dlq', 'purge', letterId, '--yes']);
     expect(purged.code).toBe(0);
-    expect((await pipeline.deadLetters(STREAMS.paymentDeadLetter)).some((l) => l.id === letterId)).toBe(false);
+    expect((await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).some((l) => l.id === letterId)).toBe(false);
 
     await deadLetterAnOrder(pipeline);
     const all = await cli(['dlq', 'purge', '--all', '--yes']);
     expect(all.stdout).toMatch(/^[1-9]\d* purged/m);
-    expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);
+    expect(await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).toEqual([]);
   });
 
   it('says clearly when an id is unknown, a stream is wrong, or Redis is not there', async () => {

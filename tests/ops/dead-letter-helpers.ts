@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { Events, STREAMS } from '../../src/shared/events.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { recordToFields } from '../../src/shared/streams/stream-id.ts';
 import type { Pipeline } from '../helpers/pipeline.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -11,8 +12,8 @@ export async function deadLetterAnOrder(pipeline: Pipeline) {
     { orderId, customerEmail: 'late@example.com', totalCents: 1250, items: [{ menuItemId: 1, quantity: 1, unitPriceCents: 1250 }] },
     `ops-${orderId}`,
   );
-  await pipeline.admin.xadd(pipeline.key(STREAMS.ordersPlaced), '*', ...recordToFields(Events.orderPlaced.toFields(event)));
-  const letter = await waitFor(async () => (await pipeline.deadLetters(STREAMS.paymentDeadLetter)).find((l) => l.fields?.includes(orderId)), {
+  await pipeline.admin.xadd(pipeline.key(TOPOLOGY.OrderPlaced.stream), '*', ...recordToFields(Events.orderPlaced.toFields(event)));
+  const letter = await waitFor(async () => (await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).find((l) => l.fields?.includes(orderId)), {
     what: 'the entry to be dead-lettered',
   });
   return { orderId, letterId: letter.id };

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { GROUPS, STREAMS } from '../../src/shared/events.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService, type RunningService } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -38,7 +38,7 @@ describe('a payment worker killed with SIGKILL mid-batch', () => {
     for (let i = 0; i < 16; i++) orderIds.push((await pipeline.placeOrder(`batch-${i}@example.com`)).id);
 
     // Kill it while it holds a full batch of unacknowledged entries, some charged, some not.
-    await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) >= 8, { what: 'the doomed worker to take a batch' });
+    await waitFor(async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) >= 8, { what: 'the doomed worker to take a batch' });
     expect(await doomed.stop('SIGKILL')).not.toBe(0);
     const [midway] = await pipeline.db.execute<{ charged: number; recorded: number }>(
       sql`select (select count(*)::int from gateway_charges) as charged, (select count(*)::int from payment_attempts) as recorded`,
@@ -52,7 +52,7 @@ describe('a payment worker killed with SIGKILL mid-batch', () => {
     for (const id of orderIds) {
       expect(await pipeline.orderState(id)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
     }
-    await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) === 0, { what: 'no pending entries' });
+    await waitFor(async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) === 0, { what: 'no pending entries' });
   });
 });
 
@@ -75,12 +75,12 @@ describe('a crash injected at each step of a payment', () => {
       const atDeath = await pipeline.orderState(id);
       expect({ charges: atDeath.charges, attempts: atDeath.attempts }).toEqual(atCrash);
       // Its entry is still pending: nobody acknowledged it.
-      expect(await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)).toBe(1);
+      expect(await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)).toBe(1);
 
       startPayment(`payment-after-${point}`);
       await pipeline.waitUntilSettled([id]);
       expect(await pipeline.orderState(id)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
-      await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) === 0, { what: 'the entry acknowledged' });
+      await waitFor(async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) === 0, { what: 'the entry acknowledged' });
     });
   }
 });
@@ -91,12 +91,12 @@ describe('graceful shutdown', () => {
     const worker = startPayment('payment-graceful', { GATEWAY_LATENCY_MS: '600' });
     await started(worker);
     const { id } = await pipeline.placeOrder('graceful@example.com');
-    await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) === 1, { what: 'the worker to take the order' });
+    await waitFor(async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) === 1, { what: 'the worker to take the order' });
 
     expect(await worker.stop('SIGTERM')).toBe(0);
     expect(worker.lines.find((l) => l.msg === 'consumer stopped')).toMatchObject({ unfinished: 0 });
     expect((await pipeline.orderState(id)).status).toBe('paid');
-    expect(await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)).toBe(0);
+    expect(await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)).toBe(0);
   });
 
   it('reaches the service through `bun run payment`, which passes SIGTERM on', async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { and, eq, sql } from 'drizzle-orm';
 import { outbox } from '../../src/shared/db/schema.ts';
-import { Events, GROUPS, STREAMS } from '../../src/shared/events.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { fieldsToRecord, recordToFields } from '../../src/shared/streams/stream-id.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService, type RunningService } from '../helpers/processes.ts';
@@ -35,30 +36,30 @@ async function entryFor(stream: string, orderId: string) {
 describe('poison entries', () => {
   it('go to payment.dlq with the reason while good orders keep flowing', async () => {
     const before = await pipeline.placeOrder('before-poison@example.com');
-    await pipeline.admin.xadd(pipeline.key(STREAMS.ordersPlaced), '*', 'garbage', 'yes', 'totalCents', 'lots');
+    await pipeline.admin.xadd(pipeline.key(TOPOLOGY.OrderPlaced.stream), '*', 'garbage', 'yes', 'totalCents', 'lots');
     const ghost = Events.orderPlaced.create(
       { orderId: '01a212c4-0000-7000-8000-000000000000', customerEmail: 'ghost@example.com', totalCents: 100, items: [{ menuItemId: 1, quantity: 1, unitPriceCents: 100 }] },
       'req-ghost',
     );
-    await pipeline.admin.xadd(pipeline.key(STREAMS.ordersPlaced), '*', ...recordToFields(Events.orderPlaced.toFields(ghost)));
+    await pipeline.admin.xadd(pipeline.key(TOPOLOGY.OrderPlaced.stream), '*', ...recordToFields(Events.orderPlaced.toFields(ghost)));
     const after = await pipeline.placeOrder('after-poison@example.com');
 
     await pipeline.waitUntilSettled([before.id, after.id]);
     const letters = await waitFor(async () => {
-      const found = await pipeline.deadLetters(STREAMS.paymentDeadLetter);
+      const found = await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream);
       return found.length === 2 && found;
     }, { what: 'two dead letters' });
-    expect(letters[0]).toMatchObject({ originalStream: pipeline.key(STREAMS.ordersPlaced), group: GROUPS.payment, deliveries: '1' });
+    expect(letters[0]).toMatchObject({ originalStream: pipeline.key(TOPOLOGY.OrderPlaced.stream), group: TOPOLOGY.OrderPlaced.group, deliveries: '1' });
     expect(letters[0]!.error).toContain('OrderPlaced event invalid');
     expect(JSON.parse(letters[0]!.fields!)).toEqual({ garbage: 'yes', totalCents: 'lots' });
     expect(letters[1]!.error).toContain(`order ${ghost.payload.orderId} does not exist`);
-    await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) === 0, { what: 'poison acknowledged' });
+    await waitFor(async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) === 0, { what: 'poison acknowledged' });
   });
 
   it('go to notify.dlq likewise', async () => {
-    await pipeline.admin.xadd(pipeline.key(STREAMS.paymentCompleted), '*', 'type', 'PaymentCompleted', 'outcome', 'maybe');
+    await pipeline.admin.xadd(pipeline.key(TOPOLOGY.PaymentCompleted.stream), '*', 'type', 'PaymentCompleted', 'outcome', 'maybe');
     const [letter] = await waitFor(async () => {
-      const found = await pipeline.deadLetters(STREAMS.notifyDeadLetter);
+      const found = await pipeline.deadLetters(TOPOLOGY.PaymentCompleted.deadLetterStream);
       return found.length === 1 && found;
     }, { what: 'the notify dead letter' });
     expect(letter!.error).toContain('PaymentCompleted event invalid');
@@ -74,16 +75,16 @@ describe('replayed events', () => {
     const settled = await pipeline.orderState(id);
     expect(settled).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
 
-    const placed = (await entryFor(STREAMS.ordersPlaced, id))!;
-    const completed = (await entryFor(STREAMS.paymentCompleted, id))!;
+    const placed = (await entryFor(TOPOLOGY.OrderPlaced.stream, id))!;
+    const completed = (await entryFor(TOPOLOGY.PaymentCompleted.stream, id))!;
     for (let i = 0; i < 3; i++) {
-      await pipeline.admin.xadd(pipeline.key(STREAMS.ordersPlaced), '*', ...recordToFields(placed));
-      await pipeline.admin.xadd(pipeline.key(STREAMS.paymentCompleted), '*', ...recordToFields(completed));
+      await pipeline.admin.xadd(pipeline.key(TOPOLOGY.OrderPlaced.stream), '*', ...recordToFields(placed));
+      await pipeline.admin.xadd(pipeline.key(TOPOLOGY.PaymentCompleted.stream), '*', ...recordToFields(completed));
     }
     await payment.waitForLine((l) => l.order_id === id && l.msg === 'payment already recorded; nothing to do', 'the replay to be ignored');
     await notify.waitForLine((l) => l.order_id === id && l.msg === 'customer already notified; nothing to do', 'the replay to be ignored');
     await waitFor(
-      async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) + (await pipeline.pending(STREAMS.paymentCompleted, GROUPS.notification)) === 0,
+      async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) + (await pipeline.pending(TOPOLOGY.PaymentCompleted.stream, TOPOLOGY.PaymentCompleted.group)) === 0,
       { what: 'replays acknowledged' },
     );
 

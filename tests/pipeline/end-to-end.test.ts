@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq, sql } from 'drizzle-orm';
 import { notifications, orders } from '../../src/shared/db/schema.ts';
-import { Events, GROUPS, STREAMS } from '../../src/shared/events.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { readJson } from '../helpers/app.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
@@ -71,7 +72,7 @@ describe('an order through all three processes', () => {
   it('writes stream entries that read plainly in redis-cli', async () => {
     const placed = await readJson(await post({ items: [{ menuItemId: 12, quantity: 1 }], customerEmail: 'plain@example.com' }));
     await pipeline.waitUntilSettled([placed.id]);
-    const entries = (await pipeline.admin.xrange(pipeline.key(STREAMS.ordersPlaced), '-', '+')) as [string, string[]][];
+    const entries = (await pipeline.admin.xrange(pipeline.key(TOPOLOGY.OrderPlaced.stream), '-', '+')) as [string, string[]][];
     const mine = entries.map(([, flat]) => flat).find((flat) => flat.includes(placed.id))!;
     const fields = fieldsToRecord(mine);
     expect(fields).toMatchObject({ type: 'OrderPlaced', orderId: placed.id, totalCents: '375', customerEmail: 'plain@example.com' });
@@ -133,7 +134,7 @@ describe('an order through all three processes', () => {
 
   it('leaves nothing pending once the orders are done', async () => {
     await waitFor(
-      async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) + (await pipeline.pending(STREAMS.paymentCompleted, GROUPS.notification)) === 0,
+      async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) + (await pipeline.pending(TOPOLOGY.PaymentCompleted.stream, TOPOLOGY.PaymentCompleted.group)) === 0,
       { what: 'no pending entries' },
     );
     const [unpublished] = await pipeline.db.execute<{ n: number }>(sql`select count(*)::int as n from outbox where published_at is null`);

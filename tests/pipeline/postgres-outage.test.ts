@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPrivatePostgres, stopPrivate, type PrivateService } from '../../scripts/private-services.ts';
-import { GROUPS, STREAMS } from '../../src/shared/events.ts';
+import { startPrivatePostgres, stopPrivate, type PrivateService } from '../../scripts/lib/private-services.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { get, readJson } from '../helpers/app.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { healthPort, killAll, spawnService } from '../helpers/processes.ts';
@@ -44,7 +44,7 @@ describe('PostgreSQL going away', () => {
     const env = pipeline.env({ CONSUMER_NAME: 'payment-pg', CLAIM_IDLE_MS: '300', MAX_DELIVERIES: '2' });
     const { id } = await pipeline.placeOrder('pg-outage@example.com');
     await pipeline.relay.kick();
-    await waitFor(async () => (await pipeline.admin.xlen(pipeline.key(STREAMS.ordersPlaced))) === 1, { what: 'the order on its stream' });
+    await waitFor(async () => (await pipeline.admin.xlen(pipeline.key(TOPOLOGY.OrderPlaced.stream))) === 1, { what: 'the order on its stream' });
 
     await stopPrivate([postgres]);
     const payment = spawnService('payment', env);
@@ -58,17 +58,17 @@ describe('PostgreSQL going away', () => {
 
     // Well past CLAIM_IDLE_MS (the entry idle three times over) and MAX_DELIVERIES: still pending, nothing dead-lettered.
     await waitFor(async () => {
-      const [oldest] = (await pipeline.admin.xpending(pipeline.key(STREAMS.ordersPlaced), GROUPS.payment, '-', '+', 1)) as [string, string, number, number][];
+      const [oldest] = (await pipeline.admin.xpending(pipeline.key(TOPOLOGY.OrderPlaced.stream), TOPOLOGY.OrderPlaced.group, '-', '+', 1)) as [string, string, number, number][];
       return oldest !== undefined && Number(oldest[2]) > 900;
     }, { what: 'the pending entry to sit idle past three claim intervals' });
-    expect(await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)).toBe(1);
-    expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);
+    expect(await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)).toBe(1);
+    expect(await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).toEqual([]);
 
     await startPostgres();
     spawnService('notify', pipeline.env({ CONSUMER_NAME: 'notify-pg' }));
     await pipeline.waitUntilSettled([id], 30_000);
     expect(await pipeline.orderState(id)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
-    expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);
+    expect(await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).toEqual([]);
     await payment.waitForLine((l) => l.msg === 'dependency is back; resuming', 'the worker to resume');
   });
 });

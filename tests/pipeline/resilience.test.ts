@@ -1,12 +1,12 @@
 import { afterAll, afterEach, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import { paymentWorker } from '../../src/payment/spec.ts';
-import { loadConfig } from '../../src/shared/config.ts';
-import { GROUPS, STREAMS } from '../../src/shared/events.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { createMetrics } from '../../src/shared/metrics.ts';
-import { createRedis } from '../../src/shared/redis.ts';
-import { createWorker } from '../../src/shared/worker-runtime.ts';
+import { loadConfig } from '../../src/shared/runtime/config.ts';
+import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
+import { createRedis } from '../../src/shared/runtime/redis.ts';
+import { createWorker } from '../../src/shared/worker/run-worker.ts';
 import { get, readJson } from '../helpers/app.ts';
 import { captureLines } from '../helpers/log-capture.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
@@ -122,7 +122,7 @@ describe('the circuit breaker', () => {
     const log = createLogger({ service: 'payment', level: 'info', destination: logs.stream });
     const redis = createRedis(config.redisUrl, { connectionName: 'breaker-test', log });
     const blockingRedis = createRedis(config.redisUrl, { connectionName: 'breaker-test-read', log });
-    const metrics = createMetrics('payment');
+    const metrics = createMetricsRegistry('payment');
     const { consumer, parts } = createWorker(paymentWorker(config, { gatewaySettings: gateway }), { db: pipeline.db, redis, blockingRedis, log, metrics });
     cleanups.push(async () => {
       await consumer.stop(1000);
@@ -141,7 +141,7 @@ describe('the circuit breaker', () => {
     const [failed] = await pipeline.db.execute<{ n: number }>(sql`select count(*)::int as n from orders where status <> 'processing'`);
     expect(failed!.n).toBe(0);
     await waitFor(() => consumer.status().state === 'paused', { what: 'the consumer to hold off' });
-    expect(await pipeline.deadLetters(STREAMS.paymentDeadLetter)).toEqual([]);
+    expect(await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).toEqual([]);
 
     gateway.errorRate = 0;
     await waitFor(() => logs.lines.some((l) => l.msg === 'circuit breaker closed'), { what: 'the breaker to close', timeoutMs: 15_000 });
@@ -155,6 +155,6 @@ describe('the circuit breaker', () => {
     expect(text).toMatch(/^payments_total\{outcome="succeeded",service="payment"\} 6$/m);
     expect(Number(text.match(/^gateway_errors_total\{service="payment"\} (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(3);
     for (const id of ids) expect((await pipeline.orderState(id)).charges).toBe(1);
-    await waitFor(async () => (await pipeline.pending(STREAMS.ordersPlaced, GROUPS.payment)) === 0, { what: 'no pending entries' });
+    await waitFor(async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) === 0, { what: 'no pending entries' });
   });
 });

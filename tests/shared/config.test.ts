@@ -1,22 +1,24 @@
 import { describe, expect, it } from 'bun:test';
-import { ConfigError, loadConfig } from '../../src/shared/config.ts';
+import { ConfigError, loadConfig } from '../../src/shared/runtime/config.ts';
 
 describe('loadConfig', () => {
   it('uses the documented defaults when nothing is set', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
-      databaseUrl: 'postgres://postgres@127.0.0.1:5432/orders',
+      database: { url: 'postgres://postgres@127.0.0.1:5432/orders', poolSize: 10 },
       redisUrl: 'redis://127.0.0.1:6379/0',
-      port: 3000,
       logLevel: 'info',
-      idempotencyKeyTtlHours: 24,
+      api: { port: 3000, idempotencyKeyTtlHours: 24 },
+      consumer: { concurrency: 16, batchSize: 100, claimIdleMs: 15_000, maxDeliveries: 5 },
+      testing: { crashAt: 'none' },
     });
     expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.consumer)).toBe(true);
   });
 
   it('converts numbers and treats an empty variable as unset', () => {
     const config = loadConfig({ PORT: '8080', LOG_LEVEL: '' });
-    expect(config.port).toBe(8080);
+    expect(config.api.port).toBe(8080);
     expect(config.logLevel).toBe('info');
   });
 

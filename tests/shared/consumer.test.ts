@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'bun:test';
-import { PoisonMessage } from '../../src/shared/errors.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { createRedis, type Redis } from '../../src/shared/redis.ts';
+import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
 import { createConsumer, type Consumer, type ConsumerOptions } from '../../src/shared/streams/consumer.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { trimAcknowledged } from '../../src/shared/streams/trim.ts';
@@ -60,7 +60,7 @@ function start(
     blockingRedis,
     stream,
     group: 'workers',
-    consumer: `c-${Math.random().toString(36).slice(2, 6)}`,
+    consumerName: `c-${Math.random().toString(36).slice(2, 6)}`,
     deadLetterStream: dlq,
     deadLetterMaxLen: 1000,
     decode,
@@ -239,6 +239,8 @@ describe('the stream consumer', () => {
         done.push(n);
       },
       {
+        // The library knows no database: the caller says which failures mean "a dependency is away".
+        isTransient: (error) => error === unreachable,
         probe: async () => {
           if (!databaseUp) throw unreachable;
         },

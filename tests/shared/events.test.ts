@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'bun:test';
-import { PoisonMessage } from '../../src/shared/errors.ts';
-import { Events } from '../../src/shared/events.ts';
+import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
 
 const orderId = '01a212c4-2d93-76bc-b31b-849e65fceaf5';
 const placed = Events.orderPlaced.create(

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq, sql } from 'drizzle-orm';
 import { outbox, orders, paymentAttempts } from '../../src/shared/db/schema.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
-import { Events, STREAMS, streamKey } from '../../src/shared/events.ts';
-import { createLogger } from '../../src/shared/log.ts';
-import { publishPending, purgePublished } from '../../src/shared/outbox.ts';
-import { reconcile } from '../../src/shared/reconciler.ts';
-import { createRedis } from '../../src/shared/redis.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
+import { TOPOLOGY, streamKey } from '../../src/shared/pipeline/topology.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { publishPending, purgePublished } from '../../src/shared/pipeline/outbox.ts';
+import { reconcile } from '../../src/shared/pipeline/reconciler.ts';
+import { createRedis } from '../../src/shared/runtime/redis.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { createTestApp, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -42,7 +43,7 @@ async function placeOrders(n: number) {
   return ids;
 }
 
-const placedStream = () => streamKey(prefix, STREAMS.ordersPlaced);
+const placedStream = () => streamKey(prefix, TOPOLOGY.OrderPlaced.stream);
 const unpublishedCount = async () =>
   (await tdb.db.execute<{ n: number }>(sql`select count(*)::int as n from outbox where published_at is null`))[0]!.n;
 

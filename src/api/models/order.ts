@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
+import { MAX_LINE_QUANTITY, orderStatus, paymentOutcome } from '../../shared/db/schema.ts';
 
-export const MAX_QUANTITY = 50;
+export const MAX_QUANTITY = MAX_LINE_QUANTITY;
 export const MAX_LINES = 50;
 
 const EXAMPLE_ORDER_ID = '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11';
@@ -27,6 +28,7 @@ export const PlaceOrderBody = t.Object(
   },
 );
 export type PlaceOrderBody = typeof PlaceOrderBody.static;
+export type OrderLine = typeof OrderLineInput.static;
 
 export const PlaceOrderHeaders = t.Object({
   'idempotency-key': t.Optional(
@@ -46,7 +48,7 @@ export const OrderItemView = t.Object({
 });
 
 export const PaymentView = t.Object({
-  outcome: t.UnionEnum(['succeeded', 'failed']),
+  outcome: t.UnionEnum(paymentOutcome.enumValues),
   attempts: Type.Integer({ description: 'Gateway calls it took, retries included' }),
   chargeId: t.Union([t.String(), t.Null()]),
   failureReason: t.Union([t.String(), t.Null()]),
@@ -56,7 +58,7 @@ export const PaymentView = t.Object({
 export const OrderView = t.Object(
   {
     id: t.String({ format: 'uuid', description: 'UUIDv7: sorts by creation time' }),
-    status: t.UnionEnum(['processing', 'paid', 'payment_failed']),
+    status: t.UnionEnum(orderStatus.enumValues),
     customerEmail: t.String(),
     items: t.Array(OrderItemView),
     totalCents: Type.Integer({ description: 'Sum of the lines, computed by the server from menu prices' }),

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import { MalformedJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../../shared/errors.ts';
+import { MalformedJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../errors/domain.ts';
 
 function isJson(contentType: string) {
   const mime = contentType.toLowerCase().trim();

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
-import type { Logger } from '../../shared/log.ts';
-import type { Metrics } from '../../shared/metrics.ts';
+import type { Logger } from '../../shared/runtime/log.ts';
+import type { ApiMetrics } from '../metrics.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -21,7 +21,7 @@ export function requestIdOf(set: { headers: Record<string, unknown> }): string {
  * response, hands handlers a child logger that stamps it on every line, and writes one access log
  * line and the HTTP metrics.
  */
-export function requestContext(log: Logger, metrics: Pick<Metrics, 'httpRequests' | 'httpDuration'>) {
+export function requestContext(log: Logger, metrics: Pick<ApiMetrics, 'httpRequests' | 'httpDuration'>) {
   const started = new WeakMap<Request, number>();
   return new Elysia({ name: 'request-context' })
     .onRequest(({ request, set }) => {

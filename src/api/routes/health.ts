@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia';
-import { HEALTH_CHECK_TIMEOUT_MS, runHealthChecks } from '../../shared/health.ts';
+import { HEALTH_CHECK_TIMEOUT_MS, runHealthChecks } from '../../shared/runtime/health.ts';
 import type { AppDeps } from '../deps.ts';
 import { CommonErrors } from '../models/error.ts';
 import { HealthView } from '../models/health.ts';

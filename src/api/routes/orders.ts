@@ -1,6 +1,18 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../deps.ts';
-import { CommonErrors, errorResponse } from '../models/error.ts';
+import {
+  IdempotencyKeyInProgress,
+  IdempotencyKeyReused,
+  InvalidIdempotencyKey,
+  MalformedJson,
+  MenuItemNotFound,
+  MenuItemUnavailable,
+  OrderNotFound,
+  PayloadTooLarge,
+  UnsupportedMediaType,
+  ValidationFailed,
+} from '../errors/domain.ts';
+import { CommonErrors, errorResponses } from '../models/error.ts';
 import { OrderIdParams, OrderView, PlaceOrderBody, PlaceOrderHeaders } from '../models/order.ts';
 import { jsonBody } from '../plugins/json-body.ts';
 import { requestContext } from '../plugins/request-context.ts';
@@ -9,24 +21,32 @@ import { getOrder } from '../services/get-order.ts';
 import { parseIdempotencyKey } from '../services/idempotency.ts';
 import { placeOrder } from '../services/place-order.ts';
 
+const EXAMPLE_ID = '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11';
+
 const placeOrderResponses = {
   201: OrderView,
-  400: errorResponse('malformed_json', 'The body is not valid JSON, or the Idempotency-Key header is invalid (invalid_idempotency_key)'),
-  409: errorResponse('idempotency_key_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly'),
-  413: errorResponse('payload_too_large', 'The request body is larger than the limit (BODY_LIMIT_BYTES)'),
-  415: errorResponse('unsupported_media_type', 'Expected Content-Type application/json'),
-  422: errorResponse(
-    'validation_failed',
-    'The body does not describe a valid order: validation_failed, menu_item_not_found, menu_item_unavailable, or idempotency_key_reused',
-    [{ field: '/items/0/quantity', message: 'Expected integer to be less or equal to 50' }],
+  ...errorResponses(
+    new MalformedJson(undefined),
+    new InvalidIdempotencyKey('Idempotency-Key may only contain visible ASCII characters'),
+    new IdempotencyKeyInProgress(),
+    new PayloadTooLarge(65_536),
+    new UnsupportedMediaType('text/plain'),
+    new ValidationFailed('Invalid request body: /items/0/quantity Expected integer to be less or equal to 50', [
+      { field: '/items/0/quantity', message: 'Expected integer to be less or equal to 50' },
+    ]),
+    new MenuItemNotFound([99]),
+    new MenuItemUnavailable([{ id: 5, name: 'Caesar Salad' }]),
+    new IdempotencyKeyReused(),
   ),
   ...CommonErrors,
 };
 
 const getOrderResponses = {
   200: OrderView,
-  400: errorResponse('validation_failed', 'The id is not a UUID'),
-  404: errorResponse('order_not_found', 'No order with this id'),
+  ...errorResponses(
+    new ValidationFailed("Invalid params: /id Expected string to match 'uuid' format", [{ field: '/id', message: "Expected string to match 'uuid' format" }], 'params'),
+    new OrderNotFound(EXAMPLE_ID),
+  ),
   ...CommonErrors,
 };
 

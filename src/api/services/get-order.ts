@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Database, Tx } from '../../shared/db/client.ts';
 import { orderItems, orders, paymentAttempts } from '../../shared/db/schema.ts';
-import { OrderNotFound } from '../../shared/errors.ts';
+import { OrderNotFound } from '../errors/domain.ts';
 import type { OrderView } from '../models/order.ts';
 import { toOrderView } from './order-view.ts';
 

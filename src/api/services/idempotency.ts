@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../shared/db/client.ts';
 import { idempotencyKeys } from '../../shared/db/schema.ts';
-import { IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidIdempotencyKey } from '../../shared/errors.ts';
+import { IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidIdempotencyKey } from '../errors/domain.ts';
 import { errorCode } from '../../shared/db/connection-error.ts';
 
 // Visible ASCII only: the key is echoed into logs and compared byte for byte.

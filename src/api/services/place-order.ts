@@ -1,18 +1,14 @@
 import { inArray } from 'drizzle-orm';
 import type { Database, Tx } from '../../shared/db/client.ts';
 import { menuItems, orderItems, orders } from '../../shared/db/schema.ts';
-import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../../shared/errors.ts';
-import { Events } from '../../shared/events.ts';
-import { orderPlacedEvent } from '../../shared/order-events.ts';
-import { addToOutbox } from '../../shared/outbox.ts';
-import { MAX_QUANTITY, type OrderView, type PlaceOrderBody } from '../models/order.ts';
+import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
+import { Events } from '../../shared/pipeline/events.ts';
+import { orderPlacedEvent } from '../../shared/pipeline/order-events.ts';
+import { addToOutbox } from '../../shared/pipeline/outbox.ts';
+import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { fingerprintOf, rethrowLockTimeout, runIdempotent, type IdempotentResponse } from './idempotency.ts';
 import { toOrderView } from './order-view.ts';
 
-export interface OrderLine {
-  menuItemId: number;
-  quantity: number;
-}
 
 /** The same menu item twice becomes one line with the summed quantity; lines come out sorted by menu item id. */
 export function mergeLines(items: readonly OrderLine[]): OrderLine[] {

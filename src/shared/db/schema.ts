@@ -18,6 +18,9 @@ import {
 export const orderStatus = pgEnum('order_status', ['processing', 'paid', 'payment_failed']);
 export const paymentOutcome = pgEnum('payment_outcome', ['succeeded', 'failed']);
 
+/** Most of one menu item in one order; the API's schema and this table's check share it. */
+export const MAX_LINE_QUANTITY = 50;
+
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
 export const menuItems = pgTable(
@@ -76,7 +79,7 @@ export const orderItems = pgTable(
     // Duplicate menu items in one request are merged, so one row per (order, item).
     primaryKey({ columns: [table.orderId, table.menuItemId] }),
     index('order_items_menu_item_id_idx').on(table.menuItemId),
-    check('order_items_quantity_range', sql`${table.quantity} between 1 and 50`),
+    check('order_items_quantity_range', sql`${table.quantity} between 1 and ${sql.raw(String(MAX_LINE_QUANTITY))}`),
     check('order_items_unit_price_positive', sql`${table.unitPriceCents} > 0`),
   ],
 );

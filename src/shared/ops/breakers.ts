@@ -1,5 +1,4 @@
-import type { BreakerState } from '../../payment/breaker.ts';
-import type { Redis } from '../redis.ts';
+import type { Redis } from '../runtime/redis.ts';
 
 const TTL_SECONDS = 30;
 
@@ -11,7 +10,7 @@ function key(prefix: string, consumer: string) {
  * Each payment worker writes its breaker state to a short-lived key, so the API's operations page can
  * show every worker's breaker without reaching into the workers. A worker that stops vanishes after the TTL.
  */
-export async function reportBreakerState(redis: Redis, prefix: string, consumer: string, state: BreakerState): Promise<void> {
+export async function reportBreakerState(redis: Redis, prefix: string, consumer: string, state: string): Promise<void> {
   await redis.set(key(prefix, consumer), state, 'EX', TTL_SECONDS);
 }
 

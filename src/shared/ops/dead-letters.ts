@@ -1,9 +1,8 @@
-import { AppError } from '../errors.ts';
-import { streamKey } from '../events.ts';
-import type { Redis } from '../redis.ts';
+import { AppError } from '../runtime/app-error.ts';
+import { DEAD_LETTER_STREAMS, isDeadLetterStream, streamKey } from '../pipeline/topology.ts';
+import type { Redis } from '../runtime/redis.ts';
 import { readDeadLetter, type DeadLetter } from '../streams/dead-letter.ts';
 import { recordToFields } from '../streams/stream-id.ts';
-import { PIPELINE } from './stream-report.ts';
 
 export interface DeadLetterEntry extends DeadLetter {
   /** Its id in the dead-letter stream. */
@@ -14,7 +13,6 @@ export interface DeadLetterEntry extends DeadLetter {
 
 export class DeadLetterNotFound extends AppError {
   readonly code = 'dead_letter_not_found';
-  readonly status = 404;
   constructor(id: string) {
     super(`No dead-lettered entry with id ${id}`);
   }
@@ -22,9 +20,8 @@ export class DeadLetterNotFound extends AppError {
 
 export class UnknownDeadLetterStream extends AppError {
   readonly code = 'unknown_dead_letter_stream';
-  readonly status = 400;
   constructor(name: string) {
-    super(`Unknown dead-letter stream ${JSON.stringify(name)}; expected one of ${PIPELINE.map((p) => p.deadLetter).join(', ')}`);
+    super(`Unknown dead-letter stream ${JSON.stringify(name)}; expected one of ${DEAD_LETTER_STREAMS.join(', ')}`);
   }
 }
 
@@ -37,9 +34,9 @@ function parse(deadLetterStream: string, id: string, flat: string[]): DeadLetter
  * the operations page, so all three do exactly the same thing.
  */
 export function createDeadLetters(redis: Redis, prefix: string) {
-  const streams = PIPELINE.map((p) => p.deadLetter as string);
+  const streams: string[] = DEAD_LETTER_STREAMS;
   const keyOf = (name: string) => {
-    if (!streams.includes(name)) throw new UnknownDeadLetterStream(name);
+    if (!isDeadLetterStream(name)) throw new UnknownDeadLetterStream(name);
     return streamKey(prefix, name);
   };
 

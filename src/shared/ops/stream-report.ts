@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { GROUPS, STREAMS, streamKey } from '../events.ts';
-import type { Redis } from '../redis.ts';
+import { ROUTES, streamKey } from '../pipeline/topology.ts';
+import type { Redis } from '../runtime/redis.ts';
 import { fieldsToRecord } from '../streams/stream-id.ts';
 
 export interface ConsumerReport {
@@ -34,12 +34,6 @@ export interface PipelineReport {
   deadLetters: { stream: string; key: string; length: number }[];
   outbox: { unpublished: number; oldestUnpublishedAgeMs: number | null };
 }
-
-/** The pipeline's streams and the group that reads each. */
-export const PIPELINE = [
-  { stream: STREAMS.ordersPlaced, group: GROUPS.payment, deadLetter: STREAMS.paymentDeadLetter },
-  { stream: STREAMS.paymentCompleted, group: GROUPS.notification, deadLetter: STREAMS.notifyDeadLetter },
-] as const;
 
 async function streamReport(redis: Redis, prefix: string, stream: string): Promise<StreamReport> {
   const key = streamKey(prefix, stream);
@@ -81,11 +75,18 @@ async function streamReport(redis: Redis, prefix: string, stream: string): Promi
   return { stream, key, length, firstId: first[0]?.[0] ?? null, lastId: last[0]?.[0] ?? null, groups };
 }
 
+/** Where the report reads the pipeline's live figures from. */
+export interface PipelineSource {
+  redis: Redis;
+  db: Database;
+  prefix: string;
+}
+
 /** Everything `bun run streams` and the operations page show, read from Redis and PostgreSQL. */
-export async function pipelineReport({ redis, db, prefix }: { redis: Redis; db: Database; prefix: string }): Promise<PipelineReport> {
-  const streams = await Promise.all(PIPELINE.map(({ stream }) => streamReport(redis, prefix, stream)));
+export async function pipelineReport({ redis, db, prefix }: PipelineSource): Promise<PipelineReport> {
+  const streams = await Promise.all(ROUTES.map(({ stream }) => streamReport(redis, prefix, stream)));
   const deadLetters = await Promise.all(
-    PIPELINE.map(async ({ deadLetter }) => ({ stream: deadLetter, key: streamKey(prefix, deadLetter), length: await redis.xlen(streamKey(prefix, deadLetter)) })),
+    ROUTES.map(async ({ deadLetterStream }) => ({ stream: deadLetterStream, key: streamKey(prefix, deadLetterStream), length: await redis.xlen(streamKey(prefix, deadLetterStream)) })),
   );
   const [outbox] = await db.execute<{ unpublished: number; oldest_ms: number | null }>(sql`
     select count(*)::int as unpublished, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms

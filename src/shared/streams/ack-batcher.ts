@@ -1,11 +1,11 @@
-import type { Logger } from '../log.ts';
-import type { Redis } from '../redis.ts';
+import type { StreamLogger } from './logger.ts';
+import type { Redis } from './redis.ts';
 
 /**
  * Batches acknowledgements: every entry finished in the same tick goes out in one XACK, without
  * waiting for the consumer loop, which may be blocked in XREADGROUP on its other connection.
  */
-export function createAckBatcher({ redis, stream, group, log }: { redis: Redis; stream: string; group: string; log: Logger }) {
+export function createAckBatcher({ redis, stream, group, log }: { redis: Redis; stream: string; group: string; log: StreamLogger }) {
   let pending: string[] = [];
   let scheduled: Promise<void> | undefined;
 

@@ -1,7 +1,6 @@
-import { isDatabaseUnreachable } from '../db/connection-error.ts';
-import { PoisonMessage } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { isNoGroupError, type Redis } from '../redis.ts';
+import { PoisonMessage } from './poison-message.ts';
+import type { StreamLogger } from './logger.ts';
+import { isNoGroupError, type Redis } from './redis.ts';
 import { deadLetter } from './dead-letter.ts';
 import { fieldsToRecord } from './stream-id.ts';
 import { trimAcknowledged } from './trim.ts';
@@ -23,14 +22,14 @@ export interface ConsumerOptions<Message> {
   stream: string;
   group: string;
   /** This process's name in the group; each process needs its own. */
-  consumer: string;
+  consumerName: string;
   deadLetterStream: string;
   deadLetterMaxLen: number;
   /** Entry fields -> message; throws (PoisonMessage) when the entry is not a valid message. */
   decode: (fields: Record<string, string>) => Message;
   /** Does the work. Resolving means committed: only then is the entry acknowledged. */
   handle: (message: Message, meta: MessageMeta) => Promise<void>;
-  log: Logger;
+  log: StreamLogger;
   /** Entries processed at once. */
   concurrency: number;
   /** Entries fetched per read. */
@@ -103,9 +102,9 @@ function describe(error: unknown): string {
  * consumers, dead-letter what cannot be processed, and ride out Redis and PostgreSQL outages.
  */
 export function createConsumer<Message>(options: ConsumerOptions<Message>): Consumer {
-  const { redis, blockingRedis, stream, group, consumer } = options;
+  const { redis, blockingRedis, stream, group, consumerName: consumer } = options;
   const log = options.log.child({ stream, group, consumer });
-  const isTransient = options.isTransient ?? isDatabaseUnreachable;
+  const isTransient = options.isTransient ?? (() => false);
   const claimEveryMs = Math.max(50, Math.min(options.claimIdleMs / 2, 5000));
   const trimEveryMs = 60_000;
 

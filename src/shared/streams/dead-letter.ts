@@ -1,4 +1,4 @@
-import type { Redis } from '../redis.ts';
+import type { Redis } from './redis.ts';
 import { fieldsToRecord, recordToFields } from './stream-id.ts';
 
 /** What a dead-letter entry carries, besides the original entry's own fields (as JSON in `fields`). */

@@ -1,4 +1,4 @@
-import type { Redis } from '../redis.ts';
+import type { Redis } from './redis.ts';
 import { fieldsToRecord, minStreamId } from './stream-id.ts';
 
 /**

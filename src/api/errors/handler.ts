@@ -1,9 +1,11 @@
 import { Elysia, ValidationError } from 'elysia';
-import { AppError, DependencyUnavailable, RouteNotFound, ValidationFailed } from '../shared/errors.ts';
-import { isDatabaseUnreachable } from '../shared/db/connection-error.ts';
-import type { Logger } from '../shared/log.ts';
-import type { ErrorBody } from './models/error.ts';
-import { requestIdOf } from './plugins/request-context.ts';
+import { isDatabaseUnreachable } from '../../shared/db/connection-error.ts';
+import { AppError } from '../../shared/runtime/app-error.ts';
+import type { Logger } from '../../shared/runtime/log.ts';
+import type { ErrorBody } from '../models/error.ts';
+import { requestIdOf } from '../plugins/request-context.ts';
+import { InternalError, MalformedJson, RouteNotFound, ServiceUnavailable, ValidationFailed, type RequestPart } from './domain.ts';
+import { statusOf } from './status.ts';
 
 /** Validation of the path, query or headers is a malformed request (400); of the body, an unprocessable one (422). */
 function fromValidation(error: ValidationError): ValidationFailed {
@@ -11,10 +13,11 @@ function fromValidation(error: ValidationError): ValidationFailed {
     field: 'path' in issue && issue.path ? issue.path : '/',
     message: 'summary' in issue && issue.summary ? issue.summary : issue.message,
   }));
-  const where = error.type === 'body' ? 'request body' : error.type;
+  const part: RequestPart = error.type === 'body' ? 'body' : error.type === 'query' ? 'query' : error.type === 'headers' ? 'headers' : 'params';
+  const where = part === 'body' ? 'request body' : error.type;
   const first = details[0];
   const message = first ? `Invalid ${where}: ${first.field} ${first.message}` : `Invalid ${where}`;
-  return new ValidationFailed(message, details, error.type === 'body' ? 422 : 400);
+  return new ValidationFailed(message, details, part);
 }
 
 /** Maps anything thrown in a request to an AppError, or null for a bug. */
@@ -24,9 +27,9 @@ export function toAppError(code: string | number, error: unknown, request: Reque
   if (cause instanceof AppError) return cause;
   if (error instanceof AppError) return error;
   if (error instanceof ValidationError) return fromValidation(error);
-  if (code === 'PARSE') return new ValidationFailed('The request body could not be parsed', undefined, 400);
+  if (code === 'PARSE') return new MalformedJson(error);
   if (code === 'NOT_FOUND') return new RouteNotFound(request.method, path);
-  if (isDatabaseUnreachable(error)) return new DependencyUnavailable('PostgreSQL', error);
+  if (isDatabaseUnreachable(error)) return new ServiceUnavailable('PostgreSQL', error);
   return null;
 }
 
@@ -39,17 +42,19 @@ export function errorHandler(log: Logger) {
     const requestId = requestIdOf(set);
     const reqLog = log.child({ request_id: requestId });
     const known = toAppError(code, error, request, path);
+    const status = known ? statusOf(known) : undefined;
     let body: ErrorBody;
-    if (known) {
-      set.status = known.status;
+    if (known && status !== undefined) {
+      set.status = status;
       body = { error: { code: known.code, message: known.message, requestId } };
       if (known.details !== undefined) body.error.details = known.details;
-      if (known.status >= 500) reqLog.error({ err: known.cause ?? known, code: known.code }, known.message);
-      else reqLog.info({ code: known.code, status: known.status }, known.message);
+      if (status >= 500) reqLog.error({ err: known.cause ?? known, code: known.code }, known.message);
+      else reqLog.info({ code: known.code, status }, known.message);
     } else {
+      const internal = new InternalError();
       set.status = 500;
       reqLog.error({ err: error }, 'unhandled error');
-      body = { error: { code: 'internal_error', message: 'Internal server error', requestId } };
+      body = { error: { code: internal.code, message: internal.message, requestId } };
     }
     set.headers['content-type'] = 'application/json; charset=utf-8';
     return JSON.stringify(body);

@@ -1,23 +1,12 @@
-/**
- * Every failure the service expects has a class here with a stable `code`.
- * Only src/api/errors.ts turns them into HTTP responses; workers use the codes in logs.
- */
-export abstract class AppError extends Error {
-  abstract readonly code: string;
-  /** HTTP status when the error reaches a client. */
-  abstract readonly status: number;
-  readonly details?: unknown;
+import { AppError } from '../../shared/runtime/app-error.ts';
 
-  constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.details = options?.details;
-  }
-}
+/**
+ * Every failure the API expects, each with a stable `code` and no HTTP status: statuses live in
+ * one table (./status.ts), and the OpenAPI examples are built from these classes (./openapi.ts).
+ */
 
 export class OrderNotFound extends AppError {
   readonly code = 'order_not_found';
-  readonly status = 404;
   constructor(orderId: string) {
     super(`No order with id ${orderId}`);
   }
@@ -25,7 +14,6 @@ export class OrderNotFound extends AppError {
 
 export class RouteNotFound extends AppError {
   readonly code = 'route_not_found';
-  readonly status = 404;
   constructor(method: string, path: string) {
     super(`No route for ${method} ${path}`);
   }
@@ -33,7 +21,6 @@ export class RouteNotFound extends AppError {
 
 export class MenuItemNotFound extends AppError {
   readonly code = 'menu_item_not_found';
-  readonly status = 422;
   constructor(menuItemIds: number[]) {
     super(`Unknown menu item${menuItemIds.length > 1 ? 's' : ''}: ${menuItemIds.join(', ')}`, {
       details: { menuItemIds },
@@ -43,7 +30,6 @@ export class MenuItemNotFound extends AppError {
 
 export class MenuItemUnavailable extends AppError {
   readonly code = 'menu_item_unavailable';
-  readonly status = 422;
   constructor(items: { id: number; name: string }[]) {
     super(`Not available right now: ${items.map((item) => item.name).join(', ')}`, {
       details: { menuItemIds: items.map((item) => item.id) },
@@ -51,18 +37,22 @@ export class MenuItemUnavailable extends AppError {
   }
 }
 
+/** Which part of the request failed validation: a bad body is unprocessable (422), anything else malformed (400). */
+export type RequestPart = 'body' | 'params' | 'query' | 'headers';
+
 export class ValidationFailed extends AppError {
   readonly code = 'validation_failed';
-  readonly status: number;
-  constructor(message: string, details: unknown, status = 422) {
+  constructor(
+    message: string,
+    details: unknown,
+    readonly part: RequestPart = 'body',
+  ) {
     super(message, { details });
-    this.status = status;
   }
 }
 
 export class MalformedJson extends AppError {
   readonly code = 'malformed_json';
-  readonly status = 400;
   constructor(cause: unknown) {
     super('The request body is not valid JSON', { cause });
   }
@@ -70,7 +60,6 @@ export class MalformedJson extends AppError {
 
 export class PayloadTooLarge extends AppError {
   readonly code = 'payload_too_large';
-  readonly status = 413;
   constructor(limitBytes: number) {
     super(`The request body is larger than ${limitBytes} bytes`);
   }
@@ -78,7 +67,6 @@ export class PayloadTooLarge extends AppError {
 
 export class UnsupportedMediaType extends AppError {
   readonly code = 'unsupported_media_type';
-  readonly status = 415;
   constructor(contentType: string | null) {
     super(`Expected Content-Type application/json, got ${contentType ? JSON.stringify(contentType) : 'none'}`);
   }
@@ -86,12 +74,10 @@ export class UnsupportedMediaType extends AppError {
 
 export class InvalidIdempotencyKey extends AppError {
   readonly code = 'invalid_idempotency_key';
-  readonly status = 400;
 }
 
 export class IdempotencyKeyReused extends AppError {
   readonly code = 'idempotency_key_reused';
-  readonly status = 422;
   constructor() {
     super('This Idempotency-Key was already used with a different request body');
   }
@@ -99,53 +85,20 @@ export class IdempotencyKeyReused extends AppError {
 
 export class IdempotencyKeyInProgress extends AppError {
   readonly code = 'idempotency_key_in_progress';
-  readonly status = 409;
   constructor() {
     super('A request with this Idempotency-Key is still being processed; retry shortly');
   }
 }
 
-export class DependencyUnavailable extends AppError {
+export class ServiceUnavailable extends AppError {
   readonly code = 'service_unavailable';
-  readonly status = 503;
   constructor(dependency: string, cause: unknown) {
     super(`${dependency} is not reachable; try again shortly`, { cause });
   }
 }
 
-/** A stream entry that can never be processed (bad schema, unknown order): dead-lettered at once. */
-export class PoisonMessage extends AppError {
-  readonly code = 'poison_message';
-  readonly status = 422;
-}
-
-/** The payment gateway failed in a way worth retrying (timeout, 5xx). */
-export class GatewayTransientError extends AppError {
-  readonly code = 'gateway_transient_error';
-  readonly status = 503;
-}
-
-/** Every retry of a charge failed: the order waits in the stream for a later delivery. */
-export class GatewayUnavailable extends AppError {
-  readonly code = 'gateway_unavailable';
-  readonly status = 503;
-  constructor(attempts: number, cause: unknown) {
-    super(`The payment gateway failed ${attempts} attempt(s) in a row`, { cause });
-  }
-}
-
-/** The circuit breaker is open: no call to the gateway until its cooldown is over. */
-export class CircuitOpen extends AppError {
-  readonly code = 'circuit_open';
-  readonly status = 503;
-  constructor(waitMs: number) {
-    super(`Circuit breaker open; next trial in ${waitMs} ms`);
-  }
-}
-
 export class AdminDisabled extends AppError {
   readonly code = 'admin_disabled';
-  readonly status = 403;
   constructor() {
     super('Admin endpoints are off: start the API with ADMIN_TOKEN set to use them');
   }
@@ -153,8 +106,15 @@ export class AdminDisabled extends AppError {
 
 export class Unauthorized extends AppError {
   readonly code = 'unauthorized';
-  readonly status = 401;
   constructor() {
     super('Send Authorization: Bearer <ADMIN_TOKEN>');
+  }
+}
+
+/** Not an AppError anyone throws: the answer for a bug, so its code is documented like the others. */
+export class InternalError extends AppError {
+  readonly code = 'internal_error';
+  constructor() {
+    super('Internal server error');
   }
 }

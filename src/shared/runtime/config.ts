@@ -118,31 +118,39 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The settings grouped by concern, each group named the way the code that takes it names its
+ * options, so a process spreads its part (`createConsumer({ ...config.consumer, ... })`).
+ */
 function toConfig(env: Env) {
   return Object.freeze({
-    databaseUrl: env.DATABASE_URL,
+    database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }),
     redisUrl: env.REDIS_URL,
-    databasePoolSize: env.DATABASE_POOL_SIZE,
-    port: env.PORT,
     logLevel: env.LOG_LEVEL,
-    adminToken: env.ADMIN_TOKEN,
-    bodyLimitBytes: env.BODY_LIMIT_BYTES,
-    idempotencyKeyTtlHours: env.IDEMPOTENCY_KEY_TTL_HOURS,
-    idempotencyWaitMs: env.IDEMPOTENCY_WAIT_MS,
+    /** Namespace of every stream and Redis key of this deployment. */
     streamPrefix: env.STREAM_PREFIX,
-    consumerName: env.CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
-    consumerConcurrency: env.CONSUMER_CONCURRENCY,
-    consumerBatchSize: env.CONSUMER_BATCH_SIZE,
-    consumerBlockMs: env.CONSUMER_BLOCK_MS,
-    claimIdleMs: env.CLAIM_IDLE_MS,
-    maxDeliveries: env.MAX_DELIVERIES,
-    streamMaxAgeMs: env.STREAM_MAX_AGE_MS,
-    deadLetterMaxLen: env.DEAD_LETTER_MAX_LEN,
-    healthPort: env.HEALTH_PORT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    relayIntervalMs: env.RELAY_INTERVAL_MS,
-    outboxRetentionMs: env.OUTBOX_RETENTION_MS,
-    reconcileAfterMs: env.RECONCILE_AFTER_MS,
+    api: Object.freeze({
+      port: env.PORT,
+      adminToken: env.ADMIN_TOKEN,
+      bodyLimitBytes: env.BODY_LIMIT_BYTES,
+      idempotencyKeyTtlHours: env.IDEMPOTENCY_KEY_TTL_HOURS,
+      idempotencyWaitMs: env.IDEMPOTENCY_WAIT_MS,
+    }),
+    consumer: Object.freeze({
+      consumerName: env.CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
+      concurrency: env.CONSUMER_CONCURRENCY,
+      batchSize: env.CONSUMER_BATCH_SIZE,
+      blockMs: env.CONSUMER_BLOCK_MS,
+      claimIdleMs: env.CLAIM_IDLE_MS,
+      maxDeliveries: env.MAX_DELIVERIES,
+      maxAgeMs: env.STREAM_MAX_AGE_MS,
+      deadLetterMaxLen: env.DEAD_LETTER_MAX_LEN,
+    }),
+    /** A worker's /health port; undefined: the worker's own default. */
+    healthPort: env.HEALTH_PORT,
+    relay: Object.freeze({ intervalMs: env.RELAY_INTERVAL_MS, retentionMs: env.OUTBOX_RETENTION_MS }),
+    reconciler: Object.freeze({ olderThanMs: env.RECONCILE_AFTER_MS }),
     gateway: Object.freeze({
       latencyMs: env.GATEWAY_LATENCY_MS,
       errorRate: env.GATEWAY_ERROR_RATE,
@@ -157,7 +165,8 @@ function toConfig(env: Env) {
       failureThreshold: env.BREAKER_FAILURE_THRESHOLD,
       cooldownMs: env.BREAKER_COOLDOWN_MS,
     }),
-    crashAt: env.CRASH_AT,
+    /** Test hooks, never production settings: kept apart so no code path mistakes them for one. */
+    testing: Object.freeze({ crashAt: env.CRASH_AT }),
   });
 }
 

@@ -1,4 +1,4 @@
-import { isDatabaseUnreachable } from './db/connection-error.ts';
+import { isDatabaseUnreachable } from '../db/connection-error.ts';
 import type { Logger } from './log.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Server } from 'bun';
 import { runHealthChecks, type HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import type { MetricsRegistry } from './metrics.ts';
 
 export interface HealthServerOptions {
   port: number;
@@ -10,7 +10,7 @@ export interface HealthServerOptions {
   /** Extra figures for people reading /health (consumer counts, breaker state); never affect the status. */
   details?: () => Record<string, unknown>;
   /** Served at GET /metrics for Prometheus. */
-  metrics?: Pick<Metrics, 'scrape' | 'contentType'>;
+  metrics?: Pick<MetricsRegistry, 'scrape' | 'contentType'>;
 }
 
 /** A worker's own small HTTP server: `GET /health` answers 200 or 503 like the API's; `GET /metrics` for Prometheus. */

@@ -1,28 +1,8 @@
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { PoisonMessage } from './errors.ts';
-
-/**
- * The event pipeline's names, in one place. An order travels:
- *   POST /orders -> outbox -> `orders.placed` -> payment-service -> outbox -> `payment.completed` -> notification-service
- * and an entry that cannot be processed ends in the consumer's dead-letter stream.
- */
-export const STREAMS = {
-  ordersPlaced: 'orders.placed',
-  paymentCompleted: 'payment.completed',
-  paymentDeadLetter: 'payment.dlq',
-  notifyDeadLetter: 'notify.dlq',
-} as const;
-
-export const GROUPS = {
-  payment: 'payment-service',
-  notification: 'notification-service',
-} as const;
-
-/** The Redis key of a logical stream in this deployment. */
-export function streamKey(prefix: string, stream: string): string {
-  return `${prefix}${stream}`;
-}
+import { paymentOutcome } from '../db/schema.ts';
+import { PoisonMessage } from '../streams/poison-message.ts';
+import { TOPOLOGY, type EventType } from './topology.ts';
 
 // Patterns, not `format`s: TypeBox formats need a registry, and workers should not depend on Elysia's.
 const Uuid = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
@@ -43,7 +23,7 @@ export const PaymentCompletedPayload = Type.Object({
   orderId: Uuid,
   customerEmail: Type.String({ minLength: 3, maxLength: 254 }),
   totalCents: Cents,
-  outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed')]),
+  outcome: Type.Union(paymentOutcome.enumValues.map((value) => Type.Literal(value))),
   chargeId: Type.Optional(Type.String({ minLength: 1 })),
   failureReason: Type.Optional(Type.String({ minLength: 1 })),
   attempts: Type.Integer({ minimum: 1 }),
@@ -82,7 +62,8 @@ export interface EventBase {
  * numbers as decimals, JSON only for nested values (`items`).
  */
 export interface EventDefinition<Event extends EventBase> {
-  type: Event['type'];
+  type: Event['type'] & EventType;
+  /** Its stream, from the topology table. */
   stream: string;
   schema: TObject;
   /** A new event with a fresh id, validated. */
@@ -92,8 +73,9 @@ export interface EventDefinition<Event extends EventBase> {
   fromFields(fields: Record<string, string>): Event;
 }
 
-function defineEvent<Event extends EventBase>(schema: TObject, stream: string): EventDefinition<Event> {
-  const type = (schema.properties.type as TSchema & { const: string }).const;
+function defineEvent<Event extends EventBase>(schema: TObject): EventDefinition<Event> {
+  const type = (schema.properties.type as TSchema & { const: EventType }).const;
+  const { stream } = TOPOLOGY[type];
   const payloadProps: TProperties = (schema.properties.payload as TObject).properties;
   for (const key of Object.keys(payloadProps)) {
     if (envelopeFields.has(key)) throw new Error(`${type}: payload field ${key} clashes with the envelope`);
@@ -161,6 +143,6 @@ function parseNumber(raw: string): unknown {
 }
 
 export const Events = {
-  orderPlaced: defineEvent<OrderPlaced>(OrderPlaced, STREAMS.ordersPlaced),
-  paymentCompleted: defineEvent<PaymentCompleted>(PaymentCompleted, STREAMS.paymentCompleted),
+  orderPlaced: defineEvent<OrderPlaced>(OrderPlaced),
+  paymentCompleted: defineEvent<PaymentCompleted>(PaymentCompleted),
 };

@@ -1,12 +1,12 @@
 import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import type { Database, Tx } from './db/client.ts';
-import { outbox } from './db/schema.ts';
-import { streamKey, type EventBase, type EventDefinition } from './events.ts';
-import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
-import { startPeriodic, type Periodic } from './periodic.ts';
-import type { Redis } from './redis.ts';
-import { recordToFields } from './streams/stream-id.ts';
+import type { Database, Tx } from '../db/client.ts';
+import { outbox } from '../db/schema.ts';
+import { type EventBase, type EventDefinition } from './events.ts';
+import { streamKey } from './topology.ts';
+import type { Logger } from '../runtime/log.ts';
+import { startPeriodic, type Periodic } from '../runtime/periodic.ts';
+import type { Redis } from '../runtime/redis.ts';
+import { recordToFields } from '../streams/stream-id.ts';
 
 /** Writes an event to the outbox inside the caller's transaction: it commits or rolls back with the state change. */
 export async function addToOutbox<Event extends EventBase>(
@@ -86,11 +86,6 @@ export interface OutboxRelayOptions extends OutboxPublisherOptions {
   /** How often to sweep for rows left unpublished (a crash after commit, Redis down). */
   intervalMs: number;
   retentionMs: number;
-}
-
-/** The relay's settings from the configuration. */
-export function relaySettings(config: Pick<Config, 'streamPrefix' | 'relayIntervalMs' | 'outboxRetentionMs'>) {
-  return { streamPrefix: config.streamPrefix, intervalMs: config.relayIntervalMs, retentionMs: config.outboxRetentionMs };
 }
 
 /** The relay loop each producing process runs: publish on kick and on every tick, purge old rows each minute. */

@@ -1,5 +1,5 @@
 import { Events, type OrderPlaced, type PaymentCompleted } from './events.ts';
-import type { Order, OrderItem, PaymentAttempt } from './db/schema.ts';
+import type { Order, OrderItem, PaymentAttempt } from '../db/schema.ts';
 
 type OrderFacts = Pick<Order, 'id' | 'customerEmail' | 'totalCents' | 'requestId'>;
 

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { redactUrl } from '../src/shared/db/connection-error.ts';
-import { exitWith } from '../src/shared/startup.ts';
+import { redactUrl } from '../../src/shared/db/connection-error.ts';
+import { exitWith } from '../../src/shared/runtime/startup.ts';
 
 /** One connection for a command-line tool: no retries, and a clear line instead of a stack when Redis is not there. */
 export async function connectOrExit(url: string): Promise<Redis> {

@@ -51,10 +51,6 @@ export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<b
   });
 }
 
-export function isNoGroupError(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOGROUP');
-}
-
 /** Deletes every key that starts with `prefix` (SCAN, never KEYS, so Redis is not blocked). */
 export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';

@@ -1,5 +1,5 @@
 import type { Subprocess } from 'bun';
-import { forEachLine } from '../src/shared/read-lines.ts';
+import { forEachLine } from './read-lines.ts';
 
 const ENTRY = {
   api: 'src/api/main.ts',
@@ -21,7 +21,7 @@ export interface RunningService {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** Starts a real service process (`bun src/<name>/main.ts`, or `command`) and collects its JSON log lines. */
 export function spawnService(name: ServiceName, env: Record<string, string>, command?: string[]): RunningService {

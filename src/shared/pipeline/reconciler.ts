@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, lt, ne, notExists, sql } from 'drizzle-orm';
-import type { Database, Tx } from './db/client.ts';
-import { orderItems, orders, outbox, paymentAttempts } from './db/schema.ts';
+import type { Database, Tx } from '../db/client.ts';
+import { orderItems, orders, outbox, paymentAttempts } from '../db/schema.ts';
 import { Events } from './events.ts';
 import { orderPlacedEvent, paymentCompletedEvent } from './order-events.ts';
 import { addToOutbox } from './outbox.ts';

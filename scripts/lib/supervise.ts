@@ -1,5 +1,5 @@
 import type { Subprocess } from 'bun';
-import { forEachLine } from '../src/shared/read-lines.ts';
+import { forEachLine } from './read-lines.ts';
 
 export interface ServiceSpec {
   /** Prefix for its output lines. */

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { errorCode, isDatabaseUnreachable, unreachableDatabaseHint } from './db/connection-error.ts';
+import { errorCode, isDatabaseUnreachable, unreachableDatabaseHint } from '../db/connection-error.ts';
 
 /**
  * For entry points only: reads the config, or prints what is wrong and exits 1.
@@ -21,7 +21,7 @@ export function exitWith(message: string): never {
 
 /** Start-up failures that have a known fix get a one-line explanation instead of a stack trace. */
 export function explainStartupError(error: unknown, config: Config): string | undefined {
-  if (isDatabaseUnreachable(error)) return unreachableDatabaseHint(error, config.databaseUrl);
+  if (isDatabaseUnreachable(error)) return unreachableDatabaseHint(error, config.database.url);
   const code = errorCode(error);
   if (code === '42P01') return 'The database has no tables yet: run `bun run db:migrate` first (or `bun run dev`, which does it for you).';
   if (code === '3D000') return 'The database does not exist yet: run `bun run db:migrate`, which creates it.';

@@ -1,7 +1,7 @@
 import postgres from 'postgres';
-import { createDb } from '../src/shared/db/client.ts';
-import { ensureDatabase, migrateDatabase } from '../src/shared/db/migrate.ts';
-import { seedMenu } from '../src/shared/db/seed.ts';
+import { createDb } from '../../src/shared/db/client.ts';
+import { ensureDatabase, migrateDatabase } from '../../src/shared/db/migrate.ts';
+import { seedMenu } from '../../src/shared/db/seed.ts';
 
 /** A fresh, migrated, seeded database next to the one in `serverUrl`, for a chaos or benchmark run. */
 export async function createThrowawayDatabase(serverUrl: string, label: string, { applicationName = label } = {}) {

@@ -1,0 +1,21 @@
+import { Counter, Histogram } from 'prom-client';
+import { SECONDS_BUCKETS, type MetricsRegistry } from '../shared/runtime/metrics.ts';
+
+/** The API's own metrics: HTTP requests and latency by route and status, and orders created. */
+export function createApiMetrics(metrics: MetricsRegistry) {
+  const registers = [metrics.registry];
+  return {
+    ...metrics,
+    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers }),
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route', 'status'],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    ordersCreated: new Counter({ name: 'orders_created_total', help: 'Orders placed (idempotent replays not counted)', registers }),
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'bun:test';
+import { Glob } from 'bun';
+import { dirname, join, relative } from 'node:path';
+
+/**
+ * The dependency direction, as README "Layout" draws it: arrows point down only.
+ *   services (api, payment, notify) -> worker -> ops -> pipeline -> runtime -> db
+ *                                                     pipeline -> streams, db
+ * A folder may import itself and what this table lists; packages from node_modules are always fine.
+ */
+const MAY_IMPORT: Record<string, string[]> = {
+  'shared/streams': [],
+  'shared/db': [],
+  'shared/runtime': ['shared/db'],
+  'shared/pipeline': ['shared/streams', 'shared/db', 'shared/runtime'],
+  'shared/ops': ['shared/pipeline', 'shared/streams', 'shared/db', 'shared/runtime'],
+  'shared/worker': ['shared/ops', 'shared/pipeline', 'shared/streams', 'shared/db', 'shared/runtime'],
+  api: ['shared'],
+  payment: ['shared'],
+  notify: ['shared'],
+};
+
+const SRC = join(import.meta.dir, '..', 'src');
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+/** The area of a path under src/: 'shared/streams', 'api', ... */
+function areaOf(pathUnderSrc: string): string {
+  const parts = pathUnderSrc.split('/');
+  return parts[0] === 'shared' ? `shared/${parts.length > 2 ? parts[1] : '(root)'}` : parts[0]!;
+}
+
+/** Every relative import in src/ as [importing file's area, imported file's area, description]. */
+async function edges(): Promise<[string, string, string][]> {
+  const found: [string, string, string][] = [];
+  for await (const file of new Glob('**/*.ts').scan(SRC)) {
+    const text = await Bun.file(join(SRC, file)).text();
+    for (const match of text.matchAll(IMPORT)) {
+      const spec = match[1] ?? match[2]!;
+      if (!spec.startsWith('.')) continue;
+      const target = relative(SRC, join(SRC, dirname(file), spec));
+      found.push([areaOf(file), target.startsWith('..') ? '(outside src)' : areaOf(target), `${file} imports ${spec}`]);
+    }
+  }
+  return found;
+}
+
+function allowed(from: string, to: string): boolean {
+  if (from === to) return true;
+  return (MAY_IMPORT[from] ?? []).some((area) => to === area || to.startsWith(`${area}/`));
+}
+
+describe('the layout', () => {
+  it('has every file of src/ in a known area (no loose files in src/shared/)', async () => {
+    const areas = new Set<string>();
+    for await (const file of new Glob('**/*.ts').scan(SRC)) areas.add(areaOf(file));
+    expect([...areas].filter((area) => !(area in MAY_IMPORT))).toEqual([]);
+  });
+
+  it('imports only downwards: shared never a service, streams nothing of ours, no service another', async () => {
+    const all = await edges();
+    expect(all.length).toBeGreaterThan(50);
+    const wrong = all.filter(([from, to]) => !allowed(from, to)).map(([, , what]) => what);
+    expect(wrong).toEqual([]);
+  });
+
+  it('catches a wrong import (the rule itself is not vacuous)', () => {
+    expect(allowed('shared/streams', 'shared/db')).toBe(false);
+    expect(allowed('shared/ops', 'payment')).toBe(false);
+    expect(allowed('payment', 'notify')).toBe(false);
+    expect(allowed('api', 'payment')).toBe(false);
+    expect(allowed('shared/pipeline', 'shared/ops')).toBe(false);
+    expect(allowed('payment', 'shared/pipeline')).toBe(true);
+  });
+});
