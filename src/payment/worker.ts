@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { Config } from '../shared/runtime/config.ts';
 import type { Database } from '../shared/db/client.ts';
 import { orders, paymentAttempts } from '../shared/db/schema.ts';
 import { PoisonMessage } from '../shared/streams/poison-message.ts';
@@ -8,7 +9,7 @@ import { chargeWithRetries, type ChargeDeps } from './charge.ts';
 import { recordOutcome } from './record-outcome.ts';
 
 /** Where a test can make the worker die, to prove a crash there loses nothing and charges once. */
-export type CrashPoint = 'before-charge' | 'after-charge' | 'after-commit';
+export type CrashPoint = Exclude<Config['testing']['crashAt'], 'none'>;
 
 export interface PaymentWorkerDeps extends ChargeDeps {
   db: Database;

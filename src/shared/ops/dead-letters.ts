@@ -1,15 +1,20 @@
+import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '../runtime/app-error.ts';
 import { DEAD_LETTER_STREAMS, isDeadLetterStream, streamKey } from '../pipeline/topology.ts';
 import type { Redis } from '../runtime/redis.ts';
-import { readDeadLetter, type DeadLetter } from '../streams/dead-letter.ts';
+import { DeadLetter, readDeadLetter } from '../streams/dead-letter.ts';
 import { recordToFields } from '../streams/stream-id.ts';
 
-export interface DeadLetterEntry extends DeadLetter {
-  /** Its id in the dead-letter stream. */
-  id: string;
-  deadLetterStream: string;
-  deadLetteredAt: string;
-}
+/** A dead letter as the operations tools show it. */
+export const DeadLetterEntry = Type.Composite([
+  Type.Object({
+    id: Type.String({ description: 'Its id in the dead-letter stream' }),
+    deadLetterStream: Type.String(),
+    deadLetteredAt: Type.String(),
+  }),
+  DeadLetter,
+]);
+export type DeadLetterEntry = Static<typeof DeadLetterEntry>;
 
 export class DeadLetterNotFound extends AppError {
   readonly code = 'dead_letter_not_found';

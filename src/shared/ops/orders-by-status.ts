@@ -1,12 +1,16 @@
+import { Type, type Static, type TInteger, type TString } from '@sinclair/typebox';
 import { sql } from 'drizzle-orm';
+import { orderStatus, type OrderStatus } from '../db/schema.ts';
 import type { Database } from '../db/client.ts';
 
-export interface StatusBucket {
-  minute: string;
-  processing: number;
-  paid: number;
-  payment_failed: number;
-}
+/** Orders placed in one minute, counted by their status now: one column per `order_status` value. */
+export const StatusBucket = Type.Object({
+  minute: Type.String(),
+  ...Object.fromEntries(orderStatus.enumValues.map((status) => [status, Type.Integer()])),
+} as { minute: TString } & Record<OrderStatus, TInteger>);
+export type StatusBucket = Static<typeof StatusBucket>;
+
+const isOrderStatus = (status: string): status is OrderStatus => (orderStatus.enumValues as string[]).includes(status);
 
 /** Orders placed in each of the last `minutes` minutes, by their current status: the ops page's chart. */
 export async function ordersByStatus(db: Database, minutes: number): Promise<StatusBucket[]> {
@@ -20,11 +24,11 @@ export async function ordersByStatus(db: Database, minutes: number): Promise<Sta
   now.setUTCSeconds(0, 0);
   for (let i = minutes - 1; i >= 0; i--) {
     const minute = new Date(now.getTime() - i * 60_000).toISOString().slice(0, 16) + 'Z';
-    buckets.push({ minute, processing: 0, paid: 0, payment_failed: 0 });
+    buckets.push({ minute, ...(Object.fromEntries(orderStatus.enumValues.map((status) => [status, 0])) as Record<OrderStatus, number>) });
   }
   for (const row of rows) {
     const bucket = buckets.find((b) => b.minute === row.minute);
-    if (bucket && (row.status === 'processing' || row.status === 'paid' || row.status === 'payment_failed')) bucket[row.status] = row.n;
+    if (bucket && isOrderStatus(row.status)) bucket[row.status] = row.n;
   }
   return buckets;
 }

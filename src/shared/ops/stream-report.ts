@@ -1,39 +1,45 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { ROUTES, streamKey } from '../pipeline/topology.ts';
 import type { Redis } from '../runtime/redis.ts';
 import { fieldsToRecord } from '../streams/stream-id.ts';
 
-export interface ConsumerReport {
-  name: string;
-  pending: number;
-  idleMs: number;
-}
+// The report's shapes, defined once: the CLI prints them, /ops/summary answers and documents them.
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export interface GroupReport {
-  name: string;
-  consumers: ConsumerReport[];
-  pending: number;
-  /** Entries in the stream the group has not been delivered yet (null when Redis cannot tell). */
-  lag: number | null;
-  lastDeliveredId: string;
-  oldestPendingIdleMs: number | null;
-}
+export const ConsumerReport = Type.Object({ name: Type.String(), pending: Type.Integer(), idleMs: Type.Integer() });
+export type ConsumerReport = Static<typeof ConsumerReport>;
 
-export interface StreamReport {
-  stream: string;
-  key: string;
-  length: number;
-  firstId: string | null;
-  lastId: string | null;
-  groups: GroupReport[];
-}
+export const GroupReport = Type.Object({
+  name: Type.String(),
+  consumers: Type.Array(ConsumerReport),
+  pending: Type.Integer(),
+  lag: Nullable(Type.Integer({ description: 'Entries in the stream the group has not been delivered yet (null when Redis cannot tell)' })),
+  lastDeliveredId: Type.String(),
+  oldestPendingIdleMs: Nullable(Type.Integer()),
+});
+export type GroupReport = Static<typeof GroupReport>;
 
-export interface PipelineReport {
-  streams: StreamReport[];
-  deadLetters: { stream: string; key: string; length: number }[];
-  outbox: { unpublished: number; oldestUnpublishedAgeMs: number | null };
-}
+export const StreamReport = Type.Object({
+  stream: Type.String(),
+  key: Type.String(),
+  length: Type.Integer(),
+  firstId: Nullable(Type.String()),
+  lastId: Nullable(Type.String()),
+  groups: Type.Array(GroupReport),
+});
+export type StreamReport = Static<typeof StreamReport>;
+
+export const DeadLetterCount = Type.Object({ stream: Type.String(), key: Type.String(), length: Type.Integer() });
+export const OutboxReport = Type.Object({ unpublished: Type.Integer(), oldestUnpublishedAgeMs: Nullable(Type.Number()) });
+
+export const PipelineReport = Type.Object({
+  streams: Type.Array(StreamReport),
+  deadLetters: Type.Array(DeadLetterCount),
+  outbox: OutboxReport,
+});
+export type PipelineReport = Static<typeof PipelineReport>;
 
 async function streamReport(redis: Redis, prefix: string, stream: string): Promise<StreamReport> {
   const key = streamKey(prefix, stream);

@@ -1,19 +1,18 @@
+import { Type, type Static } from '@sinclair/typebox';
 import type { Redis } from './redis.ts';
 import { fieldsToRecord, recordToFields } from './stream-id.ts';
 
 /** What a dead-letter entry carries, besides the original entry's own fields (as JSON in `fields`). */
-export interface DeadLetter {
-  /** Stream the entry came from, and its id there. */
-  originalStream: string;
-  originalId: string;
-  group: string;
-  consumer: string;
-  /** Why it could not be processed. */
-  error: string;
-  /** How many times it was delivered before giving up. */
-  deliveries: number;
-  fields: Record<string, string>;
-}
+export const DeadLetter = Type.Object({
+  originalStream: Type.String({ description: 'The stream the entry came from' }),
+  originalId: Type.String({ description: 'Its id there' }),
+  group: Type.String(),
+  consumer: Type.String(),
+  error: Type.String({ description: 'Why it could not be processed' }),
+  deliveries: Type.Integer({ description: 'How many times it was delivered before giving up' }),
+  fields: Type.Record(Type.String(), Type.String(), { description: "The original entry's fields" }),
+});
+export type DeadLetter = Static<typeof DeadLetter>;
 
 /** A dead-letter entry as written by deadLetter(), read back from its stream fields. */
 export function readDeadLetter(flat: string[]): DeadLetter & { deadLetteredAt: string } {
