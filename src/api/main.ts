@@ -20,7 +20,7 @@ const log = createLogger({ service: 'api', level: config.logLevel });
 surviveStrayConnectionErrors(log);
 const { db, close } = createDb(config.database.url, { max: config.database.poolSize, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
-const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumer.consumerName}`, log });
+const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumer.consumerName}`, log, commandTimeoutMs: config.redisCommandTimeoutMs });
 
 const seeded = await startOrExit(config, () => seedMenu(db));
 if (seeded > 0) log.info({ items: seeded }, 'seeded the menu');

@@ -1,5 +1,6 @@
 import { CircuitOpen, GatewayUnavailable } from './errors.ts';
 import type { Logger } from '../shared/runtime/log.ts';
+import { withTimeout } from '../shared/runtime/with-timeout.ts';
 import type { CircuitBreaker } from './breaker.ts';
 import type { ChargeRequest, PaymentGateway } from './gateway.ts';
 import { canRetry, nextDelay, type RetryOptions } from './retry.ts';
@@ -12,6 +13,8 @@ export interface ChargeDeps {
   gateway: PaymentGateway;
   breaker: CircuitBreaker;
   retry: RetryOptions;
+  /** How long one gateway call may take before it counts as failed (GATEWAY_TIMEOUT_MS). */
+  timeoutMs: number;
   log: Logger;
   now: () => number;
   sleep: (ms: number) => Promise<unknown>;
@@ -28,19 +31,21 @@ export interface ChargeDeps {
  */
 export async function chargeWithRetries(deps: ChargeDeps, request: ChargeRequest): Promise<PaymentResult> {
   for (let attempt = 1; ; attempt++) {
-    if (!deps.breaker.tryAcquire(deps.now())) throw new CircuitOpen(deps.breaker.waitMs(deps.now()));
+    const permit = deps.breaker.tryAcquire(deps.now());
+    if (!permit) throw new CircuitOpen(deps.breaker.waitMs(deps.now()));
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
-      const result = await deps.gateway.charge(request);
+      // A call that never answers is a failed attempt; the idempotency key makes the retry safe even if it went through.
+      const result = await withTimeout(deps.gateway.charge(request), deps.timeoutMs, 'gateway call');
       deps.onGatewayCall?.(result.status, seconds());
-      deps.breaker.onResult(true, deps.now());
+      deps.breaker.onResult(permit, true, deps.now());
       return result.status === 'succeeded'
         ? { outcome: 'succeeded', chargeId: result.chargeId, attempts: attempt }
         : { outcome: 'failed', failureReason: result.reason, attempts: attempt };
     } catch (error) {
       deps.onGatewayCall?.('error', seconds());
-      deps.breaker.onResult(false, deps.now());
+      deps.breaker.onResult(permit, false, deps.now());
       if (!canRetry(attempt, deps.retry)) throw new GatewayUnavailable(attempt, error);
       const delay = nextDelay(attempt, deps.retry, deps.random);
       deps.log.warn({ attempt, retry_in_ms: delay, err: { message: (error as Error).message } }, 'charge failed, retrying');

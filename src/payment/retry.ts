@@ -1,3 +1,5 @@
+import { backoffDelay } from '../shared/streams/backoff.ts';
+
 /**
  * Retry policy for transient gateway errors, hand-written like the breaker: exponential backoff
  * with full jitter (a random delay between 0 and base * 2^(attempt-1), capped), which spreads
@@ -12,8 +14,7 @@ export interface RetryOptions {
 
 /** Delay before attempt `attempt + 1`, after `attempt` failed (attempt counts from 1). `random` returns [0, 1). */
 export function nextDelay(attempt: number, { baseDelayMs, maxDelayMs }: RetryOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * ceiling);
+  return backoffDelay(attempt, { baseMs: baseDelayMs, maxMs: maxDelayMs, jitter: 'full' }, random);
 }
 
 /** Is there an attempt left after `attempt` failed? */

@@ -43,6 +43,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
         gateway: createMockGateway({ db, settings: gatewaySettings }),
         breaker,
         retry: config.retry,
+        timeoutMs: config.gatewayTimeoutMs,
         now: Date.now,
         sleep: Bun.sleep,
         random: Math.random,

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'bun:test';
 import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
-import { createConsumer, type Consumer, type ConsumerOptions } from '../../src/shared/streams/consumer.ts';
+import { createConsumer, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { trimAcknowledged } from '../../src/shared/streams/trim.ts';
 import { captureLines } from '../helpers/log-capture.ts';
@@ -49,8 +49,8 @@ function decode(fields: Record<string, string>): Msg {
 function start(
   stream: string,
   dlq: string,
-  handle: ConsumerOptions<Msg>['handle'],
-  overrides: Partial<ConsumerOptions<Msg>> & { url?: string } = {},
+  handle: (message: Msg, meta: MessageMeta) => Promise<void>,
+  overrides: Partial<ConsumerSettings<Msg>> & { url?: string } = {},
 ) {
   const url = overrides.url ?? TEST_REDIS_URL;
   const redis = createRedis(url, { connectionName: 'test-commands', log });
@@ -240,9 +240,11 @@ describe('the stream consumer', () => {
       },
       {
         // The library knows no database: the caller says which failures mean "a dependency is away".
-        isTransient: (error) => error === unreachable,
-        probe: async () => {
-          if (!databaseUp) throw unreachable;
+        dependency: {
+          isTransient: (error) => error === unreachable,
+          probe: async () => {
+            if (!databaseUp) throw unreachable;
+          },
         },
         maxDeliveries: 1,
       },
@@ -250,7 +252,7 @@ describe('the stream consumer', () => {
     await add(stream, { n: '21' });
     await waitFor(() => consumer.status().pausedBecause === 'dependency unavailable', { what: 'the pause' });
     // Well past CLAIM_IDLE_MS and MAX_DELIVERIES=1: still pending, not dead-lettered.
-    await waitFor(() => logs.lines.filter((line) => line.msg === 'consumer loop error; retrying').length > 0, { what: 'a failed probe' });
+    await waitFor(() => logs.lines.filter((line) => line.msg === 'dependency still unavailable; probing again').length > 0, { what: 'a failed probe' });
     expect(await deadLetters(dlq)).toEqual([]);
     expect(await pendingCount(stream)).toBe(1);
 

@@ -17,6 +17,12 @@ export const EnvSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'Redis connection URL',
   }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
+    default: 5000,
+    minimum: 100,
+    maximum: 600_000,
+    description: 'A Redis command with no reply this long fails (and a silent connection is torn down and reopened), so a path that drops packets cannot hang a worker or the relay',
+  }),
   DATABASE_POOL_SIZE: Type.Integer({
     default: 10,
     minimum: 1,
@@ -96,6 +102,12 @@ export const EnvSchema = Type.Object({
 
   // --- Payment ---
   GATEWAY_LATENCY_MS: Type.Integer({ default: 30, minimum: 0, maximum: 60_000, description: 'Mock gateway: time per call' }),
+  GATEWAY_TIMEOUT_MS: Type.Integer({
+    default: 10_000,
+    minimum: 1,
+    maximum: 600_000,
+    description: 'A gateway call with no answer this long counts as a failed attempt (retried with the same idempotency key)',
+  }),
   GATEWAY_ERROR_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'Mock gateway: share of calls failing transiently (timeout or 5xx)' }),
   GATEWAY_DECLINE_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'Mock gateway: share of charges declined (a final payment_failed)' }),
   RETRY_MAX_ATTEMPTS: Type.Integer({ default: 4, minimum: 1, maximum: 20, description: 'Gateway calls per delivery, first try included' }),
@@ -126,6 +138,7 @@ function toConfig(env: Env) {
   return Object.freeze({
     database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }),
     redisUrl: env.REDIS_URL,
+    redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     /** Namespace of every stream and Redis key of this deployment. */
     streamPrefix: env.STREAM_PREFIX,
@@ -151,6 +164,7 @@ function toConfig(env: Env) {
     healthPort: env.HEALTH_PORT,
     relay: Object.freeze({ intervalMs: env.RELAY_INTERVAL_MS, retentionMs: env.OUTBOX_RETENTION_MS }),
     reconciler: Object.freeze({ olderThanMs: env.RECONCILE_AFTER_MS }),
+    gatewayTimeoutMs: env.GATEWAY_TIMEOUT_MS,
     gateway: Object.freeze({
       latencyMs: env.GATEWAY_LATENCY_MS,
       errorRate: env.GATEWAY_ERROR_RATE,

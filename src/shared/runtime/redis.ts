@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { backoffDelay } from '../streams/backoff.ts';
 import type { Logger } from './log.ts';
 
 export type { Redis };
@@ -7,19 +8,32 @@ export interface RedisOptions {
   /** Shows in `CLIENT LIST`, so operators can tell our connections apart. */
   connectionName: string;
   log: Logger;
+  /** No reply within this long fails the command (REDIS_COMMAND_TIMEOUT_MS); undefined: wait forever. */
+  commandTimeoutMs?: number;
+  /** For the connection that only blocks in XREADGROUP: the longest BLOCK it sends, added to the timeout. */
+  blockMs?: number;
 }
+
+/** Reconnect delays: the project's one backoff policy, from 100 ms up to 2 s. */
+const RECONNECT_BACKOFF = { baseMs: 100, maxMs: 2000, jitter: 'equal' } as const;
 
 /**
  * A connection that fails fast while Redis is away instead of queueing commands in memory:
  * callers (the relay, the consumer loop) retry on their own schedule and report unhealthy
  * meanwhile. ioredis keeps reconnecting in the background with capped backoff.
+ *
+ * With a command timeout, a path that silently drops packets cannot hang a caller: each command
+ * fails after the timeout, and a socket that receives nothing for that long while commands wait is
+ * torn down and reconnected (ioredis `socketTimeout`).
  */
-export function createRedis(url: string, { connectionName, log }: RedisOptions): Redis {
+export function createRedis(url: string, { connectionName, log, commandTimeoutMs, blockMs = 0 }: RedisOptions): Redis {
+  const timeout = commandTimeoutMs === undefined ? undefined : commandTimeoutMs + blockMs;
   const redis = new Redis(url, {
     connectionName,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000) + Math.floor(Math.random() * 100),
+    retryStrategy: (times) => backoffDelay(times, RECONNECT_BACKOFF),
+    ...(timeout === undefined ? {} : { commandTimeout: timeout, socketTimeout: timeout }),
   });
   // Without a listener ioredis prints every failed reconnect as an unhandled error; log the first of each outage.
   let down = false;

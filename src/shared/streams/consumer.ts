@@ -1,11 +1,14 @@
-import { PoisonMessage } from './poison-message.ts';
+import { createAckBatcher } from './ack-batcher.ts';
+import { streamCommands, type Entry } from './commands.ts';
+import { deadLetter } from './dead-letter.ts';
+import { classifyFailure, decideClaimed, decideFailure } from './failure-policy.ts';
 import type { StreamLogger } from './logger.ts';
 import { isNoGroupError, type Redis } from './redis.ts';
-import { deadLetter } from './dead-letter.ts';
+import { apply, initialState, nextStep, runnerLimits, type RunnerEvent, type RunnerPhase, type RunnerStep } from './runner-machine.ts';
 import { fieldsToRecord } from './stream-id.ts';
 import { trimAcknowledged } from './trim.ts';
-import { createAckBatcher } from './ack-batcher.ts';
-import { createWorkSlots, type Entry } from './work-slots.ts';
+
+export type { Entry } from './commands.ts';
 
 export interface MessageMeta {
   /** The entry id in the stream. */
@@ -14,7 +17,40 @@ export interface MessageMeta {
   deliveries: number;
 }
 
-export interface ConsumerOptions<Message> {
+/** One valid entry of a batch. */
+export interface BatchItem<Message> {
+  message: Message;
+  meta: MessageMeta;
+}
+
+/** What a batch handler may say about single entries; every entry not named here is acknowledged. */
+export interface BatchResult {
+  failed?: { id: string; error: unknown }[];
+}
+
+/** The simple form: one entry at a time. Resolving means committed: only then is the entry acknowledged. */
+export type EntryHandler<Message> = { handle: (message: Message, meta: MessageMeta) => Promise<void>; handleBatch?: never };
+
+/**
+ * Like kafkajs's `eachBatch`: up to `batchSize` valid entries at once, acknowledged together after it
+ * resolves. Throwing fails the whole batch (each entry then follows the failure policy); to fail only
+ * some entries, resolve with `{ failed: [{ id, error }] }`. Poison entries never reach it: they are
+ * dead-lettered before the call.
+ */
+export type BatchHandler<Message> = { handleBatch: (batch: BatchItem<Message>[]) => Promise<BatchResult | void>; handle?: never };
+
+/**
+ * Failures that mean "a dependency is away, not this entry is bad" (PostgreSQL down, breaker open),
+ * and how to tell when it is back. They never dead-letter an entry: the consumer leaves it pending,
+ * takes no new work until `probe` resolves, then retries it itself.
+ */
+export interface DependencyRule {
+  isTransient: (error: unknown) => boolean;
+  probe: () => Promise<unknown>;
+}
+
+/** Everything but the handler. */
+export interface ConsumerSettings<Message> {
   /** Commands: XACK, XAUTOCLAIM, XPENDING, XGROUP, dead-lettering, trimming. */
   redis: Redis;
   /** Only XREADGROUP ... BLOCK, which holds its connection while it waits. */
@@ -27,12 +63,10 @@ export interface ConsumerOptions<Message> {
   deadLetterMaxLen: number;
   /** Entry fields -> message; throws (PoisonMessage) when the entry is not a valid message. */
   decode: (fields: Record<string, string>) => Message;
-  /** Does the work. Resolving means committed: only then is the entry acknowledged. */
-  handle: (message: Message, meta: MessageMeta) => Promise<void>;
   log: StreamLogger;
   /** Entries processed at once. */
   concurrency: number;
-  /** Entries fetched per read. */
+  /** Most entries fetched per read, and handed to a batch handler at once. */
   batchSize: number;
   blockMs: number;
   /** Entries idle this long with another consumer are taken over (XAUTOCLAIM). */
@@ -41,20 +75,20 @@ export interface ConsumerOptions<Message> {
   maxDeliveries: number;
   /** Trim acknowledged entries older than this (undefined: never trim). */
   maxAgeMs?: number;
-  /**
-   * Failures that mean "a dependency is away, not this entry is bad" (PostgreSQL down, breaker open).
-   * They never dead-letter an entry: the consumer pauses until `probe` succeeds and leaves the entry pending.
-   */
-  isTransient?: (error: unknown) => boolean;
-  /** Resolves when the dependencies are back after a transient failure; rejects while they are not. */
-  probe?: () => Promise<unknown>;
+  /** Without one, every failure is the entry's own. */
+  dependency?: DependencyRule;
   /** Milliseconds to hold off taking new entries (0: go). The payment worker returns the open breaker's wait. */
   gate?: () => number;
   /** Fields to put on log lines about a message (order id, request id). */
   logContext?: (message: Message) => Record<string, unknown>;
   /** Told what happens to entries, e.g. to count it in metrics. */
   observer?: ConsumerObserver;
+  /** For tests: the clock and the backoff's randomness. */
+  now?: () => number;
+  random?: () => number;
 }
+
+export type ConsumerOptions<Message> = (EntryHandler<Message> | BatchHandler<Message>) & ConsumerSettings<Message>;
 
 export interface ConsumerObserver {
   processed(seconds: number): void;
@@ -63,19 +97,20 @@ export interface ConsumerObserver {
   claimed(count: number): void;
 }
 
-export type ConsumerState = 'idle' | 'running' | 'paused' | 'reconnecting' | 'stopping' | 'stopped';
-
 export interface ConsumerStatus {
-  state: ConsumerState;
+  /** The runner's phase, or `reconnecting` while its Redis calls fail. */
+  state: RunnerPhase | 'reconnecting';
   /** Whether the last Redis call succeeded. */
   redisOk: boolean;
   /** Why the consumer is holding off, when it is. */
   pausedBecause?: string;
+  /** Entries in memory: running, read ahead, or waiting for a retry. */
   inflight: number;
   processed: number;
   failed: number;
   deadLettered: number;
   claimed: number;
+  failuresInARow: number;
   lastError?: string;
 }
 
@@ -90,8 +125,6 @@ export interface Consumer {
   status(): ConsumerStatus;
 }
 
-const MAX_BACKOFF_MS = 5000;
-
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -99,38 +132,39 @@ function describe(error: unknown): string {
 /**
  * A Redis Streams consumer-group runner shared by every worker: read in batches, process with
  * bounded concurrency, acknowledge only after the handler committed, take over entries from dead
- * consumers, dead-letter what cannot be processed, and ride out Redis and PostgreSQL outages.
+ * consumers, dead-letter what cannot be processed, and ride out Redis and dependency outages.
+ *
+ * Every decision (what to read, how much, when to wait, what a failure means) is made by the pure
+ * state machine in runner-machine.ts and the failure policy in failure-policy.ts; this file only
+ * performs the steps they choose and reports back what happened.
  */
 export function createConsumer<Message>(options: ConsumerOptions<Message>): Consumer {
-  const { redis, blockingRedis, stream, group, consumerName: consumer } = options;
-  const log = options.log.child({ stream, group, consumer });
-  const isTransient = options.isTransient ?? (() => false);
-  const claimEveryMs = Math.max(50, Math.min(options.claimIdleMs / 2, 5000));
-  const trimEveryMs = 60_000;
-
-  // The buffer holds at most one round of slots, so several replicas share a backlog instead of
-  // one of them hoarding a whole batch.
-  const slots = createWorkSlots({ concurrency: options.concurrency, bufferSize: Math.min(options.batchSize, options.concurrency), run: (entry) => process(entry) });
+  const { redis, stream, group, consumerName } = options;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const log = options.log.child({ stream, group, consumer: consumerName });
+  const isTransient = options.dependency?.isTransient ?? (() => false);
+  const limits = runnerLimits(options);
+  const commands = streamCommands(redis, options.blockingRedis, { stream, group, consumer: consumerName });
   const acks = createAckBatcher({ redis, stream, group, log });
-  // Entries that failed only because a dependency was away: retried by this consumer once it is
-  // back, rather than claimed again, so an outage does not count against MAX_DELIVERIES.
-  const awaitingRetry = new Map<string, { flat: string[]; deliveries: number }>();
-  let state: ConsumerState = 'idle';
-  let running = false;
-  let groupReady = false;
-  let dependencyDown = false;
-  let redisOk = false;
-  let pausedBecause: string | undefined;
-  let lastError: string | undefined;
-  let failuresInARow = 0;
-  let nextClaimAt = 0;
-  let nextTrimAt = 0;
+  const handleBatch = options.handleBatch;
+  const handleOne = options.handle;
+
+  let state = initialState(now());
   let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
+  let gated = false;
+  let claimCursor = '0-0';
+  // Read, not yet handed to the handler.
+  const buffer: Entry[] = [];
+  // Entries handed to the handler and not finished yet.
+  let running = 0;
+  // Failed while a dependency was away: still pending for us, retried once it is back.
+  const awaiting = new Map<string, Entry>();
   const counts = { processed: 0, failed: 0, deadLettered: 0, claimed: 0 };
 
-  /** A sleep that stop() cuts short. */
-  const pause = (ms: number) =>
+  // The loop sleeps here; stop(), a finished entry that frees room, or the timer wakes it.
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -141,221 +175,215 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       wake = done;
     });
 
-  async function ensureGroup() {
-    try {
-      // From id 0, not $: entries published before the group existed are still work to do.
-      await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
-      log.info('created consumer group');
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
-    }
-    groupReady = true;
+  function update(event: RunnerEvent) {
+    state = apply(state, event, limits, now(), random);
   }
 
-  async function sendToDeadLetter(id: string, fields: Record<string, string>, error: string, deliveries: number) {
+  /** An entry left memory; wake the loop once there is room to read again, or when draining. */
+  function finished(ok: boolean) {
+    update({ type: 'entry-done', ok });
+    if (wake && (state.phase === 'draining' || limits.capacity - state.held >= limits.readWhenRoom)) wake();
+  }
+
+  async function sendToDeadLetter(entry: Entry, fields: Record<string, string>, reason: string): Promise<void> {
     try {
       await deadLetter(
         { redis, deadLetterStream: options.deadLetterStream, maxLen: options.deadLetterMaxLen },
-        { originalStream: stream, originalId: id, group, consumer, error, deliveries, fields },
+        { originalStream: stream, originalId: entry.id, group, consumer: consumerName, error: reason, deliveries: entry.deliveries, fields },
       );
       counts.deadLettered++;
       options.observer?.deadLettered();
-      log.error({ entry_id: id, deliveries, error, dead_letter_stream: options.deadLetterStream }, 'entry dead-lettered');
+      log.error({ entry_id: entry.id, deliveries: entry.deliveries, error: reason, dead_letter_stream: options.deadLetterStream }, 'entry dead-lettered');
     } catch (err) {
-      log.warn({ err, entry_id: id }, 'could not dead-letter; the entry stays pending');
+      log.warn({ err, entry_id: entry.id }, 'could not dead-letter; the entry stays pending');
     }
   }
 
-  async function process({ id, flat, deliveries }: Entry): Promise<void> {
-    const started = performance.now();
+  /** A handler failed on `entry`: the failure policy decides between dead-letter, pause and a later delivery. */
+  async function failedOn(entry: Entry, fields: Record<string, string>, error: unknown, context: Record<string, unknown>): Promise<void> {
+    counts.failed++;
+    options.observer?.failed();
+    const decision = decideFailure(classifyFailure(error, isTransient), entry.deliveries, options.maxDeliveries);
+    if (decision === 'dead-letter') {
+      await sendToDeadLetter(entry, fields, describe(error));
+      return finished(false);
+    }
+    if (decision === 'pause' && state.phase !== 'draining' && state.phase !== 'stopped') {
+      awaiting.set(entry.id, entry);
+      log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
+      update({ type: 'entry-transient', error: describe(error) });
+      return;
+    }
+    log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
+    finished(false);
+  }
+
+  /** Decodes an entry; a deleted one is acknowledged, an invalid one dead-lettered. Returns undefined when it needs no handler. */
+  async function decodeEntry(entry: Entry): Promise<{ message: Message; fields: Record<string, string> } | undefined> {
     // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
-    if (flat === null) return acks.add(id);
-    const fields = fieldsToRecord(flat);
-    let message: Message;
-    try {
-      message = options.decode(fields);
-    } catch (error) {
-      counts.failed++;
-      return await sendToDeadLetter(id, fields, describe(error), deliveries);
+    if (entry.flat === null) {
+      acks.add(entry.id);
+      finished(true);
+      return undefined;
     }
+    const fields = fieldsToRecord(entry.flat);
     try {
-      await options.handle(message, { id, deliveries });
-      counts.processed++;
-      acks.add(id);
-      options.observer?.processed((performance.now() - started) / 1000);
+      return { message: options.decode(fields), fields };
     } catch (error) {
       counts.failed++;
-      options.observer?.failed();
-      const context = { ...options.logContext?.(message), entry_id: id, deliveries };
-      if (error instanceof PoisonMessage) return await sendToDeadLetter(id, fields, describe(error), deliveries);
-      if (isTransient(error)) {
-        dependencyDown = true;
-        state = 'paused';
-        pausedBecause = 'dependency unavailable';
-        lastError = describe(error);
-        awaitingRetry.set(id, { flat, deliveries });
-        log.warn({ ...context, err: error }, 'dependency unavailable; pausing, the entry stays pending');
-        return;
+      await sendToDeadLetter(entry, fields, describe(error));
+      finished(false);
+      return undefined;
+    }
+  }
+
+  function succeeded(entry: Entry, started: number) {
+    counts.processed++;
+    acks.add(entry.id);
+    options.observer?.processed((performance.now() - started) / 1000);
+    finished(true);
+  }
+
+  async function runOne(entry: Entry): Promise<void> {
+    const started = performance.now();
+    const decoded = await decodeEntry(entry);
+    if (!decoded) return;
+    const meta = { id: entry.id, deliveries: entry.deliveries };
+    try {
+      await handleOne!(decoded.message, meta);
+      succeeded(entry, started);
+    } catch (error) {
+      await failedOn(entry, decoded.fields, error, { ...options.logContext?.(decoded.message), entry_id: entry.id, deliveries: entry.deliveries });
+    }
+  }
+
+  async function runBatch(entries: Entry[]): Promise<void> {
+    const started = performance.now();
+    const valid: { entry: Entry; message: Message; fields: Record<string, string> }[] = [];
+    for (const entry of entries) {
+      const decoded = await decodeEntry(entry);
+      if (decoded) valid.push({ entry, ...decoded });
+    }
+    if (valid.length === 0) return;
+    let result: BatchResult | void;
+    try {
+      result = await handleBatch!(valid.map(({ entry, message }) => ({ message, meta: { id: entry.id, deliveries: entry.deliveries } })));
+    } catch (error) {
+      for (const { entry, message, fields } of valid) {
+        await failedOn(entry, fields, error, { ...options.logContext?.(message), entry_id: entry.id, deliveries: entry.deliveries, batch: valid.length });
       }
-      if (deliveries >= options.maxDeliveries) return await sendToDeadLetter(id, fields, describe(error), deliveries);
-      log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
+      return;
     }
-  }
-
-  /** Delivery counts of entries this consumer now owns, from XPENDING. */
-  async function deliveryCounts(ids: string[]): Promise<Map<string, number>> {
-    if (ids.length === 0) return new Map();
-    const rows = (await redis.xpending(stream, group, ids[0]!, ids.at(-1)!, ids.length, consumer)) as [string, string, number, number][];
-    return new Map(rows.map(([id, , , deliveries]) => [id, Number(deliveries)]));
-  }
-
-  async function processOwned(entries: [string, string[] | null][]) {
-    // Our own XAUTOCLAIM also returns entries this process is still working on, or holding for a retry.
-    entries = entries.filter(([id]) => !slots.holds(id) && !awaitingRetry.has(id));
-    const counted = await deliveryCounts(entries.map(([id]) => id));
-    for (const [id, flat] of entries) {
-      const deliveries = counted.get(id) ?? 1;
-      if (deliveries > options.maxDeliveries) {
-        const fields = flat ? fieldsToRecord(flat) : {};
-        slots.track(
-          sendToDeadLetter(id, fields, `delivered ${deliveries} times without being acknowledged (consumers crashed or timed out on it)`, deliveries),
-        );
+    const failures = new Map((result?.failed ?? []).map(({ id, error }) => [id, error]));
+    for (const { entry, message, fields } of valid) {
+      if (failures.has(entry.id)) {
+        await failedOn(entry, fields, failures.get(entry.id), { ...options.logContext?.(message), entry_id: entry.id, deliveries: entry.deliveries });
       } else {
-        slots.hold({ id, flat, deliveries });
+        succeeded(entry, started);
       }
     }
-    slots.start();
   }
 
-  /** Entries this consumer name already owns (a restart with a fixed CONSUMER_NAME): finish them first. */
-  async function resumeOwnPending() {
-    const reply = (await blockingRedis.xreadgroup('GROUP', group, consumer, 'COUNT', options.batchSize, 'STREAMS', stream, '0')) as
-      | [string, [string, string[]][]][]
-      | null;
-    const entries = reply?.[0]?.[1] ?? [];
-    if (entries.length > 0) log.info({ entries: entries.length }, 'resuming entries this consumer left pending');
-    await processOwned(entries);
+  /** Hands buffered entries to the handler while fewer than `concurrency` run: one at a time, or in batches. */
+  function dispatch() {
+    while (running < limits.concurrency && buffer.length > 0) {
+      const size = handleBatch ? Math.min(buffer.length, limits.concurrency - running, options.batchSize) : 1;
+      const entries = buffer.splice(0, size);
+      running += size;
+      void (handleBatch ? runBatch(entries) : runOne(entries[0]!)).finally(() => {
+        running -= size;
+        dispatch();
+      });
+    }
   }
 
-  /** Takes over entries idle past CLAIM_IDLE_MS: their consumer crashed, hung, or failed them. */
-  async function claimAbandoned() {
-    let cursor = '0-0';
-    do {
-      const free = slots.room();
-      if (free <= 0 || !running) return;
-      const [next, entries] = (await redis.xautoclaim(stream, group, consumer, options.claimIdleMs, cursor, 'COUNT', free)) as [
-        string,
-        [string, string[] | null][],
-        string[]?,
-      ];
-      if (entries.length > 0) {
-        counts.claimed += entries.length;
-        options.observer?.claimed(entries.length);
-        log.info({ entries: entries.length }, 'claimed entries left pending by another consumer');
-        await processOwned(entries);
+  /** Takes entries into memory: those delivered too often are dead-lettered, the rest run. */
+  function take(entries: Entry[]) {
+    for (const entry of entries) {
+      if (decideClaimed(entry.deliveries, options.maxDeliveries) === 'dead-letter') {
+        const fields = entry.flat ? fieldsToRecord(entry.flat) : {};
+        const reason = `delivered ${entry.deliveries} times without being acknowledged (consumers crashed or timed out on it)`;
+        void sendToDeadLetter(entry, fields, reason).finally(() => finished(false));
+      } else {
+        buffer.push(entry);
       }
-      cursor = next;
-    } while (cursor !== '0-0');
+    }
+    dispatch();
   }
 
-  /** After an outage: take back the entries that failed on it (XCLAIM JUSTID resets their idle time without counting a delivery) and run them again. */
-  async function retryAwaiting() {
-    const batch = [...awaitingRetry].slice(0, Math.max(1, slots.room()));
-    const ids = batch.map(([id]) => id);
-    const stillOurs = new Set((await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID')) as string[]);
-    for (const [id, { flat, deliveries }] of batch) {
-      awaitingRetry.delete(id);
-      // Gone from the pending list: acknowledged or dead-lettered elsewhere meanwhile.
-      if (stillOurs.has(id)) slots.hold({ id, flat, deliveries });
+  async function perform(step: Exclude<RunnerStep, { kind: 'exit' }>): Promise<void> {
+    gated = step.kind === 'wait' && step.reason === 'gate';
+    switch (step.kind) {
+      case 'wait':
+        return sleep(step.ms);
+      case 'ensure-group': {
+        if (await commands.createGroup()) log.info('created consumer group');
+        const own = await commands.readOwnPending(step.count);
+        if (own.length > 0) log.info({ entries: own.length }, 'resuming entries this consumer left pending');
+        if (state.phase === 'recovering-group') log.warn('consumer group recreated; carrying on');
+        update({ type: 'group-ready', resumed: own.length });
+        return take(own);
+      }
+      case 'probe':
+        try {
+          await options.dependency?.probe();
+        } catch (error) {
+          if (state.failuresInARow === 0) log.warn({ err: error }, 'dependency still unavailable; probing again');
+          return update({ type: 'probe-failed', error: describe(error) });
+        }
+        log.info('dependency is back; resuming');
+        return update({ type: 'probe-ok' });
+      case 'retry-awaiting': {
+        const batch = [...awaiting.values()].slice(0, step.count);
+        const owned = await commands.claimIfStillOwned(batch.map((entry) => entry.id));
+        for (const entry of batch) awaiting.delete(entry.id);
+        const lost = batch.length - owned.size;
+        if (lost > 0) log.info({ entries: lost }, 'entries awaiting a retry were taken over by another consumer meanwhile');
+        update({ type: 'retried', owned: owned.size, lost });
+        buffer.push(...batch.filter((entry) => owned.has(entry.id)));
+        return dispatch();
+      }
+      case 'claim': {
+        const { next, entries } = await commands.autoClaim(options.claimIdleMs, claimCursor, step.count);
+        claimCursor = next;
+        if (entries.length > 0) {
+          counts.claimed += entries.length;
+          options.observer?.claimed(entries.length);
+          log.info({ entries: entries.length }, 'claimed entries left pending by another consumer');
+        }
+        update({ type: 'claimed', count: entries.length, sweepDone: next === '0-0' });
+        return take(entries);
+      }
+      case 'trim': {
+        const trimmed = await trimAcknowledged(redis, stream, options.maxAgeMs!, now());
+        if (trimmed > 0) log.debug({ trimmed }, 'trimmed acknowledged entries');
+        return update({ type: 'trimmed' });
+      }
+      case 'read': {
+        const entries = await commands.readNew(step.count, step.blockMs);
+        if (!state.redisOk && state.lastError) log.info('reading again');
+        update({ type: 'read', count: entries.length });
+        return take(entries);
+      }
     }
-    slots.start();
-  }
-
-  async function maintain(now: number) {
-    if (now >= nextClaimAt) {
-      nextClaimAt = now + claimEveryMs;
-      await claimAbandoned();
-    }
-    if (options.maxAgeMs !== undefined && now >= nextTrimAt) {
-      nextTrimAt = now + trimEveryMs;
-      const trimmed = await trimAcknowledged(redis, stream, options.maxAgeMs, now);
-      if (trimmed > 0) log.debug({ trimmed }, 'trimmed acknowledged entries');
-    }
-  }
-
-  async function readNew() {
-    const reply = (await blockingRedis.xreadgroup(
-      'GROUP', group, consumer, 'COUNT', slots.room(), 'BLOCK', options.blockMs, 'STREAMS', stream, '>',
-    )) as [string, [string, string[]][]][] | null;
-    const entries = reply?.[0]?.[1];
-    if (!entries) return;
-    for (const [id, flat] of entries) slots.hold({ id, flat, deliveries: 1 });
-    slots.start();
-  }
-
-  async function step() {
-    const holdOff = options.gate?.() ?? 0;
-    if (holdOff > 0) {
-      state = 'paused';
-      pausedBecause = 'gate closed (circuit breaker open)';
-      await pause(Math.min(holdOff, options.blockMs));
-      return;
-    }
-    if (dependencyDown) {
-      state = 'paused';
-      pausedBecause = 'dependency unavailable';
-      await options.probe?.();
-      dependencyDown = false;
-      log.info('dependency is back; resuming');
-    }
-    pausedBecause = undefined;
-    if (slots.full()) {
-      await slots.roomFrees();
-      return;
-    }
-    if (awaitingRetry.size > 0) {
-      await retryAwaiting();
-      return;
-    }
-    if (!groupReady) {
-      await ensureGroup();
-      await resumeOwnPending();
-    }
-    await maintain(Date.now());
-    // Redis answered: healthy from here, even while the read below blocks waiting for entries.
-    if (!redisOk) {
-      if (lastError) log.info('reading again');
-      lastError = undefined;
-    }
-    redisOk = true;
-    failuresInARow = 0;
-    state = 'running';
-    await readNew();
   }
 
   async function run() {
-    while (running) {
+    for (;;) {
+      const step = nextStep(state, limits, now(), state.phase === 'running' || state.phase === 'paused' ? (options.gate?.() ?? 0) : 0);
+      if (step.kind === 'exit') return;
       try {
-        await step();
+        await perform(step);
       } catch (error) {
-        if (!running) break;
-        if (isNoGroupError(error)) {
+        const noGroup = isNoGroupError(error);
+        update({ type: 'redis-error', error: describe(error), noGroup });
+        if (noGroup) {
           // Redis came back empty (restart without persistence, failover, FLUSHALL): recreate and go on.
-          log.warn('consumer group is gone; recreating it');
-          groupReady = false;
-          continue;
+          log.warn({ step: step.kind }, 'consumer group is gone; recreating it');
+          for (const entry of awaiting.keys()) awaiting.delete(entry);
+        } else if (state.failuresInARow === 1 || state.failuresInARow % 20 === 0) {
+          log.warn({ err: error, step: step.kind, retry_in_ms: state.retryAt - now(), failures_in_a_row: state.failuresInARow }, 'consumer loop error; retrying');
         }
-        failuresInARow++;
-        lastError = describe(error);
-        if (!dependencyDown) {
-          redisOk = false;
-          state = 'reconnecting';
-        }
-        const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(failuresInARow - 1, 6));
-        if (failuresInARow === 1 || failuresInARow % 20 === 0) {
-          log.warn({ err: error, retry_in_ms: delay, failures_in_a_row: failuresInARow }, 'consumer loop error; retrying');
-        }
-        await pause(delay);
       }
     }
   }
@@ -363,40 +391,33 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   return {
     start() {
       if (loop) return loop;
-      running = true;
-      state = 'running';
-      log.info({ concurrency: options.concurrency, claim_idle_ms: options.claimIdleMs, max_deliveries: options.maxDeliveries }, 'consumer started');
+      log.info({ concurrency: options.concurrency, claim_idle_ms: options.claimIdleMs, max_deliveries: options.maxDeliveries, batch: Boolean(handleBatch) }, 'consumer started');
       loop = run();
       return loop;
     },
     async stop(timeoutMs) {
-      running = false;
-      state = 'stopping';
+      const deadline = now() + timeoutMs;
+      update({ type: 'stop', deadline });
+      // Entries awaiting a retry stay pending in Redis; another consumer claims them.
+      awaiting.clear();
       wake?.();
-      slots.release();
-      // The loop exits after its current read, which BLOCKs at most blockMs.
-      await loop;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      // Entries already read are finished too (the slots keep starting them as others finish).
-      await Promise.race([slots.drained(), deadline]);
-      clearTimeout(timer);
+      // The loop exits after its current step (a read BLOCKs at most blockMs) and the drain.
+      if (loop) await loop;
+      else update({ type: 'drained' });
       await acks.flush();
-      state = 'stopped';
-      const unfinished = slots.size();
+      const unfinished = running + buffer.length;
       log.info({ unfinished }, unfinished > 0 ? 'consumer stopped; unfinished entries stay pending for another consumer' : 'consumer stopped');
       return { unfinished };
     },
     status() {
       return {
-        state,
-        redisOk,
-        pausedBecause,
-        inflight: slots.size(),
+        state: !state.redisOk && state.failuresInARow > 0 ? 'reconnecting' : gated && state.phase === 'running' ? 'paused' : state.phase,
+        redisOk: state.redisOk,
+        pausedBecause: gated ? 'gate closed (circuit breaker open)' : state.pausedBecause === 'dependency' ? 'dependency unavailable' : undefined,
+        inflight: state.held,
         ...counts,
-        lastError,
+        failuresInARow: state.failuresInARow,
+        lastError: state.lastError,
       };
     },
   };

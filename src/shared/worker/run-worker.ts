@@ -58,8 +58,10 @@ export function createWorker<Message extends EventBase>(spec: WorkerSpec<Message
     decode: spec.consumes.fromFields,
     handle: parts.handle,
     log,
-    isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
-    probe: () => db.execute(sql`select 1`),
+    dependency: {
+      isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
+      probe: () => db.execute(sql`select 1`),
+    },
     gate: parts.gate,
     logContext: spec.logContext,
     observer: consumerMetrics(metrics, { stream: route.stream, group: route.group }),
@@ -77,8 +79,9 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) 
   const log = createLogger({ service: spec.service, level: config.logLevel });
   surviveStrayConnectionErrors(log);
   const { db, close } = createDb(config.database.url, { max: config.database.poolSize, applicationName: spec.service });
-  const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}`, log });
-  const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}:read`, log });
+  const commandTimeoutMs = config.redisCommandTimeoutMs;
+  const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}`, log, commandTimeoutMs });
+  const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}:read`, log, commandTimeoutMs, blockMs: config.consumer.blockMs });
   const metrics = createMetricsRegistry(spec.service);
   registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix });
   const { consumer, parts, route } = createWorker(spec, { db, redis, blockingRedis, log, metrics });

@@ -1,0 +1,203 @@
+import { backoffDelay } from './backoff.ts';
+
+/**
+ * The consumer runner's decisions as a pure state machine: no Redis, no clock, no timers. The IO
+ * shell (consumer.ts) asks `nextStep` what to do, does it, and feeds what happened back through
+ * `apply`. Everything that could stall or flood a worker is decided here, where property tests
+ * (tests/shared/runner-machine.test.ts) drive it with random sequences of outcomes and faults.
+ *
+ *   starting ──group ready──▶ running ◀──probe ok── paused (dependency)
+ *      ▲                        │  ▲                     ▲
+ *      │              NOGROUP   │  │ group ready         │ transient failure
+ *      │                        ▼  │                     │
+ *      └───────────────── recovering-group          (from running)
+ *
+ *   any phase ──stop──▶ draining ──nothing held, or deadline──▶ stopped
+ *
+ * A failed Redis call does not change the phase: it sets `retryAt`, and the next step waits.
+ */
+export type RunnerPhase = 'starting' | 'running' | 'paused' | 'recovering-group' | 'draining' | 'stopped';
+
+export interface RunnerLimits {
+  /** Entries handled at once. */
+  concurrency: number;
+  /** Most entries one read (XREADGROUP, XAUTOCLAIM, own-pending read) may ask for. */
+  readBound: number;
+  /** Most entries held in memory at once: running, read ahead, or waiting for a retry. */
+  capacity: number;
+  /** Read again once at least this much room is free (not per freed slot: a round trip per entry). */
+  readWhenRoom: number;
+  blockMs: number;
+  claimEveryMs: number;
+  /** Undefined: never trim. */
+  trimEveryMs?: number;
+  backoff: { baseMs: number; maxMs: number };
+}
+
+export interface RunnerState {
+  phase: RunnerPhase;
+  /** Why it is paused: a dependency is down (probe until it answers). */
+  pausedBecause?: 'dependency';
+  /** Entries in memory, awaiting ones included. */
+  held: number;
+  /** Of those, entries that failed because a dependency was away: retried by this consumer once it is back. */
+  awaiting: number;
+  /** No Redis call or probe before this time (backoff after a failure). */
+  retryAt: number;
+  failuresInARow: number;
+  /** Whether the last Redis call succeeded. */
+  redisOk: boolean;
+  /** Pauses since an entry last succeeded: each one waits longer before probing, so a failure that only looks transient cannot spin. */
+  pausesInARow: number;
+  lastError?: string;
+  nextClaimAt: number;
+  nextTrimAt: number;
+  /** When draining: give up waiting for held entries at this time. */
+  stopDeadline?: number;
+}
+
+export type RunnerStep =
+  /** XGROUP CREATE (from 0, MKSTREAM), then read this consumer's own pending entries (at most `count`). */
+  | { kind: 'ensure-group'; count: number }
+  /** Ask the dependency whether it is back. */
+  | { kind: 'probe' }
+  /** Take back up to `count` awaiting entries that are still ours, and run them again. */
+  | { kind: 'retry-awaiting'; count: number }
+  /** XAUTOCLAIM entries idle past CLAIM_IDLE_MS, at most `count`. */
+  | { kind: 'claim'; count: number }
+  | { kind: 'trim' }
+  /** XREADGROUP ... COUNT `count` BLOCK `blockMs` >. */
+  | { kind: 'read'; count: number; blockMs: number }
+  /** Nothing to do before `ms` pass (backoff, a closed gate), or until room frees or an entry finishes. */
+  | { kind: 'wait'; ms: number; reason: 'backoff' | 'gate' | 'room' | 'drain' }
+  | { kind: 'exit' };
+
+export type RunnerEvent =
+  | { type: 'group-ready'; resumed: number }
+  | { type: 'read'; count: number }
+  /** `sweepDone`: the XAUTOCLAIM cursor came back to 0-0, so the whole pending list was looked at. */
+  | { type: 'claimed'; count: number; sweepDone: boolean }
+  | { type: 'trimmed' }
+  /** An entry left memory: acknowledged (`ok`), dead-lettered, or left pending for a later delivery. */
+  | { type: 'entry-done'; ok: boolean }
+  /** An entry failed because a dependency was away; it stays pending and in memory. */
+  | { type: 'entry-transient'; error: string }
+  /** Of the awaiting entries retried, `owned` were still ours (run again), `lost` were not (someone else took them). */
+  | { type: 'retried'; owned: number; lost: number }
+  | { type: 'probe-ok' }
+  | { type: 'probe-failed'; error: string }
+  | { type: 'redis-error'; error: string; noGroup: boolean }
+  | { type: 'stop'; deadline: number }
+  /** While draining: every held entry finished, or the deadline passed. */
+  | { type: 'drained' };
+
+export function initialState(now: number): RunnerState {
+  return { phase: 'starting', held: 0, awaiting: 0, retryAt: 0, failuresInARow: 0, redisOk: false, pausesInARow: 0, nextClaimAt: now, nextTrimAt: now };
+}
+
+/** Limits from the consumer's settings; the read-ahead buffer holds at most one round of slots, so replicas share a backlog. */
+export function runnerLimits(options: {
+  concurrency: number;
+  batchSize: number;
+  blockMs: number;
+  claimIdleMs: number;
+  maxAgeMs?: number;
+}): RunnerLimits {
+  const readAhead = Math.max(1, Math.min(options.batchSize, options.concurrency));
+  return {
+    concurrency: options.concurrency,
+    readBound: Math.max(1, options.batchSize),
+    capacity: options.concurrency + readAhead,
+    readWhenRoom: Math.max(1, Math.ceil(readAhead / 2)),
+    blockMs: options.blockMs,
+    // Often enough that an entry abandoned by a dead consumer runs again within CLAIM_IDLE_MS + 1 s.
+    claimEveryMs: Math.max(25, Math.min(Math.floor(options.claimIdleMs / 4), 1000)),
+    trimEveryMs: options.maxAgeMs === undefined ? undefined : 60_000,
+    backoff: { baseMs: 100, maxMs: 5000 },
+  };
+}
+
+/**
+ * What to do next. `gateMs` is how long the owner wants new work held off (the payment worker's open
+ * breaker); `running` is how many held entries are running or read ahead (not awaiting).
+ */
+export function nextStep(state: RunnerState, limits: RunnerLimits, now: number, gateMs = 0): RunnerStep {
+  if (state.phase === 'stopped') return { kind: 'exit' };
+  if (state.phase === 'draining') {
+    if (state.held - state.awaiting <= 0 || now >= (state.stopDeadline ?? now)) return { kind: 'exit' };
+    return { kind: 'wait', ms: Math.max(1, (state.stopDeadline ?? now) - now), reason: 'drain' };
+  }
+  if (now < state.retryAt) return { kind: 'wait', ms: state.retryAt - now, reason: 'backoff' };
+  const room = limits.capacity - state.held;
+  // The group first: every other command fails with NOGROUP until it exists.
+  if (state.phase === 'starting' || state.phase === 'recovering-group') {
+    if (room < 1) return { kind: 'wait', ms: limits.blockMs, reason: 'room' };
+    return { kind: 'ensure-group', count: Math.min(room, limits.readBound) };
+  }
+  // A closed gate (open breaker) holds everything, retries included: they would only fail again.
+  if (gateMs > 0) return { kind: 'wait', ms: Math.min(gateMs, limits.blockMs), reason: 'gate' };
+  if (state.phase === 'paused') return { kind: 'probe' };
+  if (state.awaiting > 0) return { kind: 'retry-awaiting', count: Math.min(state.awaiting, limits.readBound) };
+  if (room < limits.readWhenRoom) return { kind: 'wait', ms: limits.blockMs, reason: 'room' };
+  const count = Math.min(room, limits.readBound);
+  if (now >= state.nextClaimAt) return { kind: 'claim', count };
+  if (limits.trimEveryMs !== undefined && now >= state.nextTrimAt) return { kind: 'trim' };
+  // Never block past the next claim, so abandoned entries are taken over on time.
+  return { kind: 'read', count, blockMs: Math.max(1, Math.min(limits.blockMs, state.nextClaimAt - now)) };
+}
+
+/** The state after `event`, at time `now`. `random` feeds the backoff jitter. */
+export function apply(state: RunnerState, event: RunnerEvent, limits: RunnerLimits, now: number, random: () => number = Math.random): RunnerState {
+  const redisAnswered = { redisOk: true, failuresInARow: 0, lastError: undefined, retryAt: 0 };
+  switch (event.type) {
+    case 'group-ready':
+      return { ...state, ...redisAnswered, phase: state.phase === 'draining' || state.phase === 'stopped' ? state.phase : 'running', held: state.held + event.resumed };
+    case 'read':
+      return { ...state, ...redisAnswered, held: state.held + event.count };
+    case 'claimed':
+      return { ...state, ...redisAnswered, held: state.held + event.count, nextClaimAt: event.sweepDone ? now + limits.claimEveryMs : state.nextClaimAt };
+    case 'trimmed':
+      return { ...state, ...redisAnswered, nextTrimAt: now + (limits.trimEveryMs ?? 0) };
+    case 'entry-done':
+      return { ...state, held: Math.max(state.awaiting, state.held - 1), pausesInARow: event.ok ? 0 : state.pausesInARow };
+    case 'entry-transient': {
+      const awaiting = Math.min(state.held, state.awaiting + 1);
+      if (state.phase === 'draining' || state.phase === 'stopped') {
+        // Nobody will retry it here: it stays pending for another consumer.
+        return { ...state, held: Math.max(0, state.held - 1) };
+      }
+      if (state.phase !== 'running') return { ...state, awaiting, lastError: event.error };
+      const pausesInARow = state.pausesInARow + 1;
+      const probeAt = pausesInARow > 1 ? now + backoffDelay(pausesInARow - 1, { ...limits.backoff, jitter: 'equal' }, random) : state.retryAt;
+      return { ...state, awaiting, phase: 'paused', pausedBecause: 'dependency', pausesInARow, retryAt: probeAt, lastError: event.error };
+    }
+    case 'retried': {
+      const settled = Math.min(state.awaiting, event.owned + event.lost);
+      return { ...state, ...redisAnswered, awaiting: state.awaiting - settled, held: Math.max(0, state.held - Math.min(event.lost, settled)) };
+    }
+    case 'probe-ok':
+      return { ...state, phase: state.phase === 'paused' ? 'running' : state.phase, pausedBecause: undefined, failuresInARow: 0, retryAt: 0 };
+    case 'probe-failed':
+      return failed(state, event.error, limits, now, random, false);
+    case 'redis-error': {
+      if (!event.noGroup) return failed(state, event.error, limits, now, random, true);
+      if (state.phase === 'draining' || state.phase === 'stopped') return { ...state, lastError: event.error };
+      // Redis came back empty (restart without persistence, failover, FLUSHALL). Pending entries went
+      // with the group; the recreated group (from id 0) delivers whatever entries are left again, so
+      // those held for a retry are let go rather than claimed from a group that no longer has them.
+      return { ...state, phase: 'recovering-group', pausedBecause: undefined, held: state.held - state.awaiting, awaiting: 0, lastError: event.error, redisOk: true };
+    }
+    case 'stop':
+      if (state.phase === 'stopped') return state;
+      // Entries awaiting a retry stay pending in Redis for another consumer.
+      return { ...state, phase: 'draining', pausedBecause: undefined, held: state.held - state.awaiting, awaiting: 0, stopDeadline: event.deadline };
+    case 'drained':
+      return state.phase === 'draining' ? { ...state, phase: 'stopped' } : state;
+  }
+}
+
+function failed(state: RunnerState, error: string, limits: RunnerLimits, now: number, random: () => number, redis: boolean): RunnerState {
+  const failuresInARow = state.failuresInARow + 1;
+  const delay = backoffDelay(failuresInARow, { ...limits.backoff, jitter: 'equal' }, random);
+  return { ...state, failuresInARow, lastError: error, retryAt: now + Math.max(1, delay), redisOk: redis ? false : state.redisOk };
+}
