@@ -16,10 +16,9 @@ import { Presets, SingleBar } from 'cli-progress';
 import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import { createDb, type Database } from '../src/shared/db/client.ts';
-import { deleteKeysWithPrefix } from '../src/shared/runtime/redis.ts';
 import { loadConfigOrExit } from '../src/shared/runtime/startup.ts';
 import { pipelineReport } from '../src/shared/ops/stream-report.ts';
-import { freePort, spawnService, type RunningService } from '../scripts/lib/spawn-service.ts';
+import { startSystem, stopAfter } from '../scripts/lib/start-system.ts';
 import { createThrowawayDatabase } from '../scripts/lib/throwaway-database.ts';
 import { machine } from './machine.ts';
 
@@ -188,7 +187,7 @@ async function pgbench(clients: number, seconds: number): Promise<number | undef
     console.warn('pgbench not found (PATH or /usr/lib/postgresql/*/bin): no ceiling this time');
     return undefined;
   }
-  const database = await createThrowawayDatabase(config.database.url, 'pgbench');
+  const database = await createThrowawayDatabase(config.database.url, 'pgbench', { seed: true, poolSize: 1, applicationName: 'pgbench' });
   try {
     return await runPgbench(binary, database.url, clients, seconds);
   } finally {
@@ -210,33 +209,31 @@ async function runPgbench(binary: string, databaseUrl: string, clients: number, 
 }
 
 async function withOwnSystem<T>(gateway: Record<string, string>, run: (apiUrl: string, db: Database, prefix: string) => Promise<T>): Promise<T> {
-  const database = await createThrowawayDatabase(config.database.url, 'bench');
-  const prefix = `${database.name.replaceAll('_', ':')}:`;
-  const port = await freePort();
-  const env = { DATABASE_URL: database.url, REDIS_URL: config.redisUrl, STREAM_PREFIX: prefix, HEALTH_PORT: '0', LOG_LEVEL: values['log-dir'] ? 'info' : 'warn', PORT: String(port), ...gateway };
-  const processes: RunningService[] = [
-    spawnService('api', { ...env, LOG_LEVEL: 'info' }),
-    ...Array.from({ length: Number(values['payment-workers']) }, (_, i) => spawnService('payment', { ...env, CONSUMER_NAME: `bench-payment-${i}`, CONSUMER_CONCURRENCY: '64' })),
-    spawnService('notify', { ...env, CONSUMER_NAME: 'bench-notify', CONSUMER_CONCURRENCY: '64' }),
-  ];
-  const deadline = Date.now() + 20_000;
-  while (!processes[0]!.lines.some((l) => l.msg === 'api listening')) {
-    if (Date.now() > deadline) throw new Error('the API did not start');
-    await Bun.sleep(50);
-  }
-  const redis = new Redis(config.redisUrl);
+  const system = await startSystem({
+    label: 'bench',
+    databaseServerUrl: config.database.url,
+    redisUrl: config.redisUrl,
+    env: { LOG_LEVEL: values['log-dir'] ? 'info' : 'warn', ...gateway },
+    poolSize: 4,
+    applicationName: 'bench',
+  });
   try {
-    return await run(`http://127.0.0.1:${port}`, database.db, prefix);
+    return await stopAfter(system, async () => {
+      // Every service answering /health before the clock starts, so start-up is not measured.
+      const [api] = await Promise.all([
+        system.spawn('api', { LOG_LEVEL: 'info' }),
+        ...Array.from({ length: Number(values['payment-workers']) }, (_, i) => system.spawn('payment', { CONSUMER_NAME: `bench-payment-${i}`, CONSUMER_CONCURRENCY: '64' })),
+        system.spawn('notify', { CONSUMER_NAME: 'bench-notify', CONSUMER_CONCURRENCY: '64' }),
+      ]);
+      return run(`http://127.0.0.1:${api.port}`, system.db, system.prefix);
+    });
   } finally {
-    for (const service of processes) await service.stop('SIGTERM');
+    // After stop(), so each file ends with its process's shutdown.
     if (values['log-dir']) {
-      for (const [i, service] of processes.entries()) {
-        await Bun.write(`${values['log-dir']}/${database.name}-${i}-${service.name}.log`, service.lines.map((line) => JSON.stringify(line)).join('\n'));
+      for (const [i, service] of system.services.entries()) {
+        await Bun.write(`${values['log-dir']}/${system.database.name}-${i}-${service.name}.log`, service.lines.map((line) => JSON.stringify(line)).join('\n'));
       }
     }
-    await deleteKeysWithPrefix(redis, prefix);
-    redis.disconnect();
-    await database.drop();
   }
 }
 

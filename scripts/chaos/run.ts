@@ -8,11 +8,10 @@ import { sql } from 'drizzle-orm';
 import Redis from 'ioredis';
 import postgres from 'postgres';
 import type { Database } from '../../src/shared/db/client.ts';
-import { deleteKeysWithPrefix } from '../../src/shared/runtime/redis.ts';
 import { createDeadLetters } from '../../src/shared/ops/dead-letters.ts';
 import { pipelineReport } from '../../src/shared/ops/stream-report.ts';
-import { freePort, spawnService, type RunningService, type ServiceName } from '../lib/spawn-service.ts';
-import { createThrowawayDatabase } from '../lib/throwaway-database.ts';
+import type { RunningService, ServiceName } from '../lib/spawn-service.ts';
+import { startSystem, stopAfter, type System } from '../lib/start-system.ts';
 
 export interface ChaosOptions {
   /** Orders to place. */
@@ -61,50 +60,72 @@ export interface ChaosReport {
 const random = Math.random;
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 
+/** Transient gateway failures up; timings short, so recovery is visible within the run. */
+const CHAOS_ENV: Record<string, string> = {
+  LOG_LEVEL: 'info',
+  GATEWAY_LATENCY_MS: '10',
+  GATEWAY_ERROR_RATE: '0.3',
+  GATEWAY_DECLINE_RATE: '0.05',
+  RETRY_BASE_DELAY_MS: '10',
+  RETRY_MAX_DELAY_MS: '100',
+  BREAKER_COOLDOWN_MS: '300',
+  CLAIM_IDLE_MS: '1500',
+  RECONCILE_AFTER_MS: '5000',
+  RELAY_INTERVAL_MS: '200',
+  CONSUMER_BLOCK_MS: '200',
+  SHUTDOWN_TIMEOUT_MS: '3000',
+};
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = performance.now();
-  const throwaway = await createThrowawayDatabase(options.databaseUrl, 'chaos', { applicationName: 'chaos-runner' });
-  const { db, name: database, url: databaseUrl } = throwaway;
-  const streamPrefix = `${database.replaceAll('_', ':')}:`;
-  const admin = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
-  const pgAdmin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-
-  const apiPort = await freePort();
-  const env = (extra: Record<string, string>): Record<string, string> => ({
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: options.redisUrl,
-    STREAM_PREFIX: streamPrefix,
-    HEALTH_PORT: '0',
-    LOG_LEVEL: 'info',
-    // Transient gateway failures up; timings short, so recovery is visible within the run.
-    GATEWAY_LATENCY_MS: '10',
-    GATEWAY_ERROR_RATE: '0.3',
-    GATEWAY_DECLINE_RATE: '0.05',
-    RETRY_BASE_DELAY_MS: '10',
-    RETRY_MAX_DELAY_MS: '100',
-    BREAKER_COOLDOWN_MS: '300',
-    CLAIM_IDLE_MS: '1500',
-    RECONCILE_AFTER_MS: '5000',
-    RELAY_INTERVAL_MS: '200',
-    CONSUMER_BLOCK_MS: '200',
-    SHUTDOWN_TIMEOUT_MS: '3000',
-    ...extra,
+  const system = await startSystem({
+    label: 'chaos',
+    databaseServerUrl: options.databaseUrl,
+    redisUrl: options.redisUrl,
+    env: CHAOS_ENV,
+    poolSize: 4,
+    // Not api/payment/notify: the connection cuts must spare the checker's own sessions.
+    applicationName: 'chaos-runner',
+    keep: options.keep,
   });
+  try {
+    // Every process stopped, then the streams and the database dropped (unless keep), however the run ends.
+    return await stopAfter(system, async () => {
+      const admin = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+      const pgAdmin = postgres(system.database.url, { max: 1, onnotice: () => {} });
+      try {
+        const outcome = await underChaos(system, admin, pgAdmin, options);
+        return { ...outcome, database: system.database.name, streamPrefix: system.prefix, seconds: (performance.now() - started) / 1000 };
+      } finally {
+        await pgAdmin.end();
+        admin.disconnect();
+      }
+    });
+  } finally {
+    // After stop(), so each file ends with its process's shutdown.
+    if (options.logDir) await writeLogs(options.logDir, system.services);
+  }
+}
 
-  const everyProcess: RunningService[] = [];
+/** The run itself, on a started system: load, kills and cuts, drain, invariants. */
+async function underChaos(
+  system: System,
+  admin: Redis,
+  pgAdmin: postgres.Sql,
+  options: ChaosOptions,
+): Promise<Omit<ChaosReport, 'database' | 'streamPrefix' | 'seconds'>> {
+  const { db, prefix: streamPrefix } = system;
+  const database = system.database.name;
   let serial = 0;
-  const start = (name: ServiceName, slot: string) => {
-    const service = spawnService(name, env({ CONSUMER_NAME: `${slot}-${++serial}`, ...(name === 'api' ? { PORT: String(apiPort) } : {}) }));
-    everyProcess.push(service);
-    return service;
-  };
-  const api = start('api', 'api');
-  const workers = new Map<string, RunningService>([
-    ['payment-a', start('payment', 'payment-a')],
-    ['payment-b', start('payment', 'payment-b')],
-    ['notify-a', start('notify', 'notify-a')],
+  const start = (name: ServiceName, slot: string, ready: boolean) => system.spawn(name, { CONSUMER_NAME: `${slot}-${++serial}` }, { ready });
+  const [api, ...initialWorkers] = await Promise.all([
+    start('api', 'api', true),
+    start('payment', 'payment-a', true),
+    start('payment', 'payment-b', true),
+    start('notify', 'notify-a', true),
   ]);
-  await until(() => api.lines.some((l) => l.msg === 'api listening'), 20_000, 'the API to start');
+  const apiPort = api.port!;
+  const workers = new Map<string, RunningService>(['payment-a', 'payment-b', 'notify-a'].map((slot, i) => [slot, initialWorkers[i]!]));
 
   const progress: ChaosProgress = { phase: 'placing', placed: 0, accepted: 0, settled: 0, kills: 0, connectionKills: 0 };
   const report = () => options.onProgress?.({ ...progress });
@@ -167,7 +188,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await workers.get(slot)!.stop('SIGKILL');
         progress.kills++;
         await Bun.sleep(100 + random() * 400);
-        workers.set(slot, start(slot.startsWith('payment') ? 'payment' : 'notify', slot));
+        // A restarted worker is not waited for: the kills and cuts go on meanwhile.
+        workers.set(slot, await start(slot.startsWith('payment') ? 'payment' : 'notify', slot, false));
       } else if (event.kind === 'redis') {
         clientKills += await killWorkerRedisClients(admin);
         progress.connectionKills++;
@@ -186,23 +208,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     progress.settled = await settledCount(db).catch(() => progress.settled);
     report();
   }, 250);
-  await Promise.all([placing, chaos]);
+  let ids: string[] = [];
+  try {
+    await Promise.all([placing, chaos]);
 
-  // --- drain ---
-  progress.phase = 'draining';
-  const ids = [...accepted];
-  const deadline = Date.now() + options.drainTimeoutMs;
-  for (;;) {
-    const settled = await settledCount(db);
-    const dead = (await deadLetteredOrders(admin, streamPrefix)).size;
-    const pending = await pendingEntries(admin, db, streamPrefix);
-    progress.settled = settled;
-    report();
-    if (settled + dead >= ids.length && pending === 0) break;
-    if (Date.now() > deadline) break;
-    await Bun.sleep(250);
+    // --- drain ---
+    progress.phase = 'draining';
+    ids = [...accepted];
+    const deadline = Date.now() + options.drainTimeoutMs;
+    for (;;) {
+      const settled = await settledCount(db);
+      const dead = (await deadLetteredOrders(admin, streamPrefix)).size;
+      const pending = await pendingEntries(admin, db, streamPrefix);
+      progress.settled = settled;
+      report();
+      if (settled + dead >= ids.length && pending === 0) break;
+      if (Date.now() > deadline) break;
+      await Bun.sleep(250);
+    }
+  } finally {
+    clearInterval(ticker);
   }
-  clearInterval(ticker);
 
   // --- invariants, from PostgreSQL and Redis ---
   progress.phase = 'checking';
@@ -210,42 +236,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const invariants = [
     // The API is never killed, only its database sessions: every order must get in, through retries with its key.
     { ok: ids.length === options.orders, line: `${ids.length} of ${options.orders} orders accepted by the API (clients retry with their Idempotency-Key)` },
-    ...(await checkInvariants({ db, admin, streamPrefix, accepted: ids, notifyProcesses: everyProcess.filter((p) => p.name === 'notify') })),
+    ...(await checkInvariants({ db, admin, streamPrefix, accepted: ids, notifyProcesses: system.services.filter((p) => p.name === 'notify') })),
   ];
-
-  for (const service of everyProcess) await service.stop('SIGTERM').catch(() => {});
-  if (options.logDir) {
-    for (const [i, service] of everyProcess.entries()) {
-      const lines = [...service.lines.map((line) => JSON.stringify(line)), ...service.stderr.map((line) => `stderr: ${line}`)];
-      await Bun.write(`${options.logDir}/${String(i).padStart(2, '0')}-${service.name}.log`, `${lines.join('\n')}\n`);
-    }
-  }
-  await pgAdmin.end();
-  if (options.keep) {
-    await throwaway.close();
-  } else {
-    await deleteKeysWithPrefix(admin, streamPrefix);
-    await throwaway.drop();
-  }
-  admin.disconnect();
-
-  return {
-    invariants,
-    accepted: ids.length,
-    kills: progress.kills,
-    clientKills,
-    backendKills,
-    database,
-    streamPrefix,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return { invariants, accepted: ids.length, kills: progress.kills, clientKills, backendKills };
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`chaos: timed out waiting for ${what}`);
-    await Bun.sleep(50);
+/** Every process's log lines and stderr, one file each, to see what happened. */
+async function writeLogs(logDir: string, services: readonly RunningService[]) {
+  for (const [i, service] of services.entries()) {
+    const lines = [...service.lines.map((line) => JSON.stringify(line)), ...service.stderr.map((line) => `stderr: ${line}`)];
+    await Bun.write(`${logDir}/${String(i).padStart(2, '0')}-${service.name}.log`, `${lines.join('\n')}\n`);
   }
 }
 

@@ -17,6 +17,10 @@ export interface RunningService {
   lines: LogLine[];
   /** Everything it wrote to stderr. */
   stderr: string[];
+  /** Resolves once stdout and stderr are read to their end, so `lines` and `stderr` are complete. */
+  drained: Promise<void>;
+  /** The port it serves `GET /health` on (PORT of the api, HEALTH_PORT of a worker), when set before it started. */
+  port?: number;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -34,7 +38,7 @@ export function spawnService(name: ServiceName, env: Record<string, string>, com
   });
   const lines: LogLine[] = [];
   const stderr: string[] = [];
-  void forEachLine(proc.stdout, (line) => {
+  const stdout = forEachLine(proc.stdout, (line) => {
     if (!line.trim()) return;
     try {
       lines.push(JSON.parse(line));
@@ -42,17 +46,25 @@ export function spawnService(name: ServiceName, env: Record<string, string>, com
       lines.push({ msg: line, unparsed: true });
     }
   });
-  void forEachLine(proc.stderr, (line) => line.trim() && stderr.push(line));
+  const stderrRead = forEachLine(proc.stderr, (line) => line.trim() && stderr.push(line));
   return {
     name,
     proc,
     lines,
     stderr,
+    drained: Promise.all([stdout, stderrRead]).then(() => {}),
+    port: healthPortIn(name, env),
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return proc.exited;
     },
   };
+}
+
+/** The health port the environment fixes, if any (0 or unset: the process picks or defaults it). */
+function healthPortIn(name: ServiceName, env: Record<string, string>): number | undefined {
+  const port = Number(env[name === 'api' ? 'PORT' : 'HEALTH_PORT']);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
 /** A TCP port nothing listens on right now. */

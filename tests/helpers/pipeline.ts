@@ -2,7 +2,6 @@ import { and, count, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import { orders } from '../../src/shared/db/schema.ts';
 import { createApp } from '../../src/api/app.ts';
 import { loadConfig } from '../../src/shared/runtime/config.ts';
-import { seedMenu } from '../../src/shared/db/seed.ts';
 import { streamKey, type DeadLetterStream } from '../../src/shared/pipeline/topology.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
@@ -12,10 +11,12 @@ import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
 import { createOutboxRelay } from '../../src/shared/pipeline/outbox.ts';
 import { createRedis } from '../../src/shared/runtime/redis.ts';
 import { closeRedis } from '../../src/shared/runtime/shutdown.ts';
+import { startSystem } from '../../scripts/lib/start-system.ts';
 import { postJson, readJson } from './app.ts';
-import { createTestDatabase, TEST_SERVER_URL } from './db.ts';
+import { TEST_SERVER_URL } from './db.ts';
 import { captureLines } from './log-capture.ts';
-import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from './redis.ts';
+import { spawnService } from './processes.ts';
+import { connectRedis, TEST_REDIS_URL } from './redis.ts';
 import { waitFor } from './wait-for.ts';
 
 export type OrderState = {
@@ -25,50 +26,44 @@ export type OrderState = {
   notifications: number;
 };
 
+/** Fast timings for a spawned service of a test pipeline, so tests stay short. */
+const FAST_TIMINGS: Record<string, string> = {
+  CLAIM_IDLE_MS: '1000',
+  CONSUMER_BLOCK_MS: '200',
+  RELAY_INTERVAL_MS: '100',
+  GATEWAY_LATENCY_MS: '5',
+  GATEWAY_ERROR_RATE: '0',
+  GATEWAY_DECLINE_RATE: '0',
+  RETRY_BASE_DELAY_MS: '10',
+  RETRY_MAX_DELAY_MS: '50',
+  SHUTDOWN_TIMEOUT_MS: '5000',
+};
+
 /**
- * One test file's slice of the whole pipeline: its own database and stream prefix, the API
- * in-process with a real outbox relay, and the environment to spawn real workers against them.
+ * One test file's slice of the whole pipeline: a system of its own (database, stream prefix, real
+ * workers through `spawn` or `env`), plus the API in-process with a real outbox relay.
  */
 export async function createPipeline(
   label: string,
   { redisUrl = TEST_REDIS_URL, relayIntervalMs = 100, appEnv = {} as Record<string, string>, databaseServerUrl = TEST_SERVER_URL } = {},
 ) {
-  const tdb = await createTestDatabase(label, { serverUrl: databaseServerUrl });
-  await seedMenu(tdb.db);
-  const prefix = uniquePrefix(label);
+  const system = await startSystem({ label: `test_${label}`, databaseServerUrl, redisUrl, env: FAST_TIMINGS, spawnService, stopTimeoutMs: 10_000 });
+  const { database, prefix } = system;
   const logs = captureLines();
   const log = createLogger({ service: 'api', level: 'info', destination: logs.stream });
   const publisherRedis = createRedis(redisUrl, { connectionName: `test-api-${label}`, log });
   const admin = connectRedis(redisUrl);
-  const relay = createOutboxRelay({ db: tdb.db, redis: publisherRedis, log, streamPrefix: prefix, intervalMs: relayIntervalMs, retentionMs: 3_600_000 });
+  const relay = createOutboxRelay({ db: database.db, redis: publisherRedis, log, streamPrefix: prefix, intervalMs: relayIntervalMs, retentionMs: 3_600_000 });
   const metrics = createApiMetrics(createMetricsRegistry('api'));
-  registerPipelineGauges(metrics, { redis: publisherRedis, db: tdb.db, prefix });
+  registerPipelineGauges(metrics, { redis: publisherRedis, db: database.db, prefix });
   const app = createApp({
-    db: tdb.db,
+    db: database.db,
     log,
     config: loadConfig(appEnv).api,
     outbox: relay,
     metrics,
     ops: { redis: publisherRedis, prefix },
-    healthChecks: { postgres: () => tdb.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },
-  });
-
-  /** Environment for a spawned worker of this pipeline; fast timings so tests stay short. */
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-    DATABASE_URL: tdb.url,
-    REDIS_URL: redisUrl,
-    STREAM_PREFIX: prefix,
-    HEALTH_PORT: '0',
-    CLAIM_IDLE_MS: '1000',
-    CONSUMER_BLOCK_MS: '200',
-    RELAY_INTERVAL_MS: '100',
-    GATEWAY_LATENCY_MS: '5',
-    GATEWAY_ERROR_RATE: '0',
-    GATEWAY_DECLINE_RATE: '0',
-    RETRY_BASE_DELAY_MS: '10',
-    RETRY_MAX_DELAY_MS: '50',
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    ...extra,
+    healthChecks: { postgres: () => database.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },
   });
 
   async function placeOrder(email = 'pipeline@example.com', items = [{ menuItemId: 1, quantity: 1 }], headers: Record<string, string> = {}) {
@@ -78,7 +73,7 @@ export async function createPipeline(
   }
 
   async function orderState(orderId: string): Promise<OrderState> {
-    const [row] = await tdb.db.execute<OrderState>(sql`
+    const [row] = await database.db.execute<OrderState>(sql`
       select o.status::text as status,
         (select count(*)::int from gateway_charges g where g.idempotency_key = o.id::text) as charges,
         (select count(*)::int from payment_attempts p where p.order_id = o.id) as attempts,
@@ -91,7 +86,7 @@ export async function createPipeline(
   async function waitUntilSettled(orderIds: string[], timeoutMs = 30_000) {
     await waitFor(
       async () => {
-        const [row] = await tdb.db
+        const [row] = await database.db
           .select({ n: count() })
           .from(orders)
           .where(and(inArray(orders.id, orderIds), ne(orders.status, 'processing'), isNotNull(orders.notifiedAt)));
@@ -117,29 +112,38 @@ export async function createPipeline(
     return entries.map(([id, flat]): Record<string, string> & { id: string } => ({ ...fieldsToRecord(flat), id }));
   }
 
+  async function close() {
+    try {
+      await relay.stop();
+      await closeRedis(publisherRedis);
+    } finally {
+      admin.disconnect();
+      await system.stop();
+    }
+  }
+
   return {
-    db: tdb.db,
-    sql: tdb.sql,
-    url: tdb.url,
+    db: database.db,
+    sql: database.sql,
+    url: database.url,
     prefix,
     app,
     relay,
     admin,
     logs,
-    env,
+    /** Environment for a spawned worker of this pipeline (fast timings; HEALTH_PORT=0 unless given). */
+    env: system.env,
+    /** Starts a real service on a free port and waits for its /health (`{ ready: false }`: does not wait); killAll() stops it too. */
+    spawn: system.spawn,
+    system,
     key,
     placeOrder,
     orderState,
     waitUntilSettled,
     pending,
     deadLetters,
-    async close() {
-      await relay.stop();
-      await closeRedis(publisherRedis);
-      await deleteKeys(admin, prefix).catch(() => {});
-      admin.disconnect();
-      await tdb.drop();
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 

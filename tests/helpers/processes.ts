@@ -29,8 +29,9 @@ export async function killAll(): Promise<void> {
   await Promise.all([...running].map((service) => service.stop('SIGKILL')));
 }
 
-/** The worker's health port, from its start-up line (tests run with HEALTH_PORT=0). */
+/** The port the service answers GET /health on: the one chosen before it started, or else (HEALTH_PORT=0) the one its start-up line names. */
 export async function healthPort(service: RunningService): Promise<number> {
+  if (service.port !== undefined) return service.port;
   const line = await service.waitForLine((l) => typeof l.health_port === 'number', 'its health port');
   return line.health_port as number;
 }
