@@ -71,4 +71,34 @@ describe('PostgreSQL going away', () => {
     expect(await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).toEqual([]);
     await payment.waitForLine((l) => l.msg === 'dependency is back; resuming', 'the worker to resume');
   });
+
+  it('does not stall when Redis loses the stream and group while an entry waits for PostgreSQL: the group is recreated and new orders are paid', async () => {
+    // A pipeline of its own: a fresh database and stream prefix, so the worker above takes none of this.
+    const wiped = await createPipeline('pg_wipe', { databaseServerUrl: serverUrl });
+    try {
+      const stream = wiped.key(TOPOLOGY.OrderPlaced.stream);
+      const { id: lost } = await wiped.placeOrder('wiped-before@example.com');
+      await wiped.relay.kick();
+      await waitFor(async () => (await wiped.admin.xlen(stream)) === 1, { what: 'the order on its stream' });
+
+      await stopPrivate([postgres]);
+      const payment = spawnService('payment', wiped.env({ CONSUMER_NAME: 'payment-wipe', CLAIM_IDLE_MS: '300' }));
+      await payment.waitForLine((l) => l.msg === 'dependency unavailable; pausing, the entry stays pending', 'the entry to wait for PostgreSQL');
+      // Redis forgets everything of this deployment: the stream, its group, the pending entry.
+      await wiped.admin.del(stream);
+      await startPostgres();
+      spawnService('notify', wiped.env({ CONSUMER_NAME: 'notify-wipe' }));
+
+      const { id } = await wiped.placeOrder('wiped-after@example.com');
+      await wiped.relay.kick();
+      await wiped.waitUntilSettled([id], 30_000);
+      expect(await wiped.orderState(id)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
+      // Recreated once, not once per spin of the loop.
+      expect(payment.lines.filter((l) => l.msg === 'consumer group is gone; recreating it').length).toBeLessThanOrEqual(2);
+      // The entry lost with Redis is the reconciler's to re-emit (it works from PostgreSQL): still processing here.
+      expect((await wiped.orderState(lost)).status).toBe('processing');
+    } finally {
+      await wiped.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'bun:test';
 import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
-import { createConsumer, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
+import { createConsumer, type BatchItem, type BatchResult, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { trimAcknowledged } from '../../src/shared/streams/trim.ts';
 import { captureLines } from '../helpers/log-capture.ts';
@@ -49,7 +49,7 @@ function decode(fields: Record<string, string>): Msg {
 function start(
   stream: string,
   dlq: string,
-  handle: (message: Msg, meta: MessageMeta) => Promise<void>,
+  handler: ((message: Msg, meta: MessageMeta) => Promise<void>) | { handleBatch: (batch: BatchItem<Msg>[]) => Promise<BatchResult | void> },
   overrides: Partial<ConsumerSettings<Msg>> & { url?: string } = {},
 ) {
   const url = overrides.url ?? TEST_REDIS_URL;
@@ -64,7 +64,7 @@ function start(
     deadLetterStream: dlq,
     deadLetterMaxLen: 1000,
     decode,
-    handle,
+    ...(typeof handler === 'function' ? { handle: handler } : handler),
     log,
     concurrency: 4,
     batchSize: 10,
@@ -384,5 +384,204 @@ describe('trimming', () => {
     const { stream } = names();
     await admin.xadd(stream, '1-0', 'n', '1');
     expect(await trimAcknowledged(admin, stream, 0)).toBe(0);
+  });
+});
+
+describe('the stream consumer, regressions found with faults', () => {
+  it('reads the delivery count of every claimed entry, even with its own pending entries in between', async () => {
+    const { stream, dlq } = names();
+    for (let i = 1; i <= 4; i++) await admin.xadd(stream, `1-${i}`, 'n', String(i));
+    await admin.xgroup('CREATE', stream, 'workers', '0');
+    await admin.xreadgroup('GROUP', 'workers', 'z', 'COUNT', 4, 'STREAMS', stream, '>');
+    // 1-2 and 1-4: a dead consumer's, delivered 5 times and idle long since; 1-1 and 1-3: ours, being worked on.
+    await admin.xclaim(stream, 'workers', 'dead', 0, '1-2', '1-4', 'IDLE', 600_000, 'RETRYCOUNT', 5);
+    await admin.xclaim(stream, 'workers', 'me', 0, '1-1', '1-3', 'IDLE', 0, 'RETRYCOUNT', 1);
+    const handled: number[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    start(
+      stream,
+      dlq,
+      async ({ n }) => {
+        handled.push(n);
+        await blocked;
+      },
+      { consumerName: 'me', maxDeliveries: 3, claimIdleMs: 5000 },
+    );
+    const letters = await waitForDeadLetters(dlq, 2);
+    expect(letters.map((l) => l.originalId).toSorted()).toEqual(['1-2', '1-4']);
+    expect(letters.every((l) => Number(l.deliveries) > 3)).toBe(true);
+    // Neither was run: both had been delivered more than MAX_DELIVERIES times.
+    expect(handled.toSorted()).toEqual([1, 3]);
+    release();
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'all acknowledged' });
+  });
+
+  it('never takes back an entry another consumer claimed while it waited for its dependency', async () => {
+    const { stream, dlq } = names();
+    let down = true;
+    const unreachable = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    start(
+      stream,
+      dlq,
+      async ({ n }) => {
+        mine.push(n);
+        if (down) throw unreachable;
+      },
+      {
+        consumerName: 'waiting',
+        claimIdleMs: 200,
+        dependency: {
+          isTransient: (error) => error === unreachable,
+          probe: async () => {
+            if (down) throw unreachable;
+          },
+        },
+      },
+    );
+    await add(stream, { n: '1' });
+    await waitFor(() => mine.length === 1, { what: 'the first, failing attempt' });
+    // Another consumer takes it over once it has sat idle past CLAIM_IDLE_MS, and works on it a while.
+    let finish!: () => void;
+    const working = new Promise<void>((resolve) => (finish = resolve));
+    start(
+      stream,
+      dlq,
+      async ({ n }) => {
+        theirs.push(n);
+        await working;
+      },
+      { consumerName: 'rescuer', claimIdleMs: 200 },
+    );
+    await waitFor(() => theirs.length === 1, { what: 'the other consumer to claim it' });
+    // The dependency comes back while the rescuer still holds the entry.
+    down = false;
+    await waitFor(() => logs.lines.some((l) => l.msg === 'entries awaiting a retry were taken over by another consumer meanwhile'), {
+      what: 'the waiting consumer to notice',
+    });
+    const [row] = (await admin.xpending(stream, 'workers', '-', '+', 10)) as [string, string, number, number][];
+    expect(row?.[1]).toBe('rescuer');
+    expect(mine).toEqual([1]);
+    finish();
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'acknowledged by the rescuer' });
+    expect(theirs).toEqual([1]);
+  });
+
+  it('takes no new entries while its dependency is down, only after the probe passes', async () => {
+    const { stream, dlq } = names();
+    let down = true;
+    let probes = 0;
+    const unreachable = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const seen: number[] = [];
+    start(
+      stream,
+      dlq,
+      async ({ n }) => {
+        if (down) throw unreachable;
+        seen.push(n);
+      },
+      {
+        dependency: {
+          isTransient: (error) => error === unreachable,
+          probe: async () => {
+            probes++;
+            if (down) throw unreachable;
+          },
+        },
+      },
+    );
+    await add(stream, { n: '1' });
+    await waitFor(() => probes >= 1, { what: 'the consumer to pause and probe' });
+    await add(stream, { n: '2' });
+    await waitFor(() => probes >= 3, { what: 'two more probes' });
+    const [group] = ((await admin.xinfo('GROUPS', stream)) as string[][]).map((raw) => fieldsToRecord(raw.map(String)));
+    // The second entry was never delivered: still lag, not pending.
+    expect(Number(group!.lag)).toBe(1);
+    expect(await pendingCount(stream)).toBe(1);
+    down = false;
+    await waitFor(() => seen.length === 2, { what: 'both entries after the outage' });
+  });
+});
+
+describe('the stream consumer with a batch handler', () => {
+  it('hands over up to batchSize valid entries at once and acknowledges them together', async () => {
+    const { stream, dlq } = names();
+    for (let n = 1; n <= 30; n++) await add(stream, { n: String(n) });
+    const sizes: number[] = [];
+    const seen: number[] = [];
+    start(
+      stream,
+      dlq,
+      {
+        handleBatch: async (batch) => {
+          sizes.push(batch.length);
+          seen.push(...batch.map(({ message }) => message.n));
+        },
+      },
+      { concurrency: 20, batchSize: 10 },
+    );
+    await waitFor(() => seen.length === 30, { what: '30 entries' });
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(10);
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'all acknowledged' });
+  });
+
+  it('dead-letters a poison entry of a batch without failing the rest', async () => {
+    const { stream, dlq } = names();
+    await add(stream, { n: '1' });
+    await add(stream, { n: 'not a number' });
+    await add(stream, { n: '3' });
+    const seen: number[] = [];
+    start(stream, dlq, { handleBatch: async (batch) => void seen.push(...batch.map(({ message }) => message.n)) }, { concurrency: 10, batchSize: 10 });
+    const [letter] = await waitForDeadLetters(dlq, 1);
+    expect(letter!.error).toContain('field n is not an integer');
+    await waitFor(() => seen.length === 2, { what: 'the two valid entries' });
+    expect(seen.toSorted()).toEqual([1, 3]);
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'all acknowledged' });
+  });
+
+  it('fails only the entries the handler names, and leaves a batch that failed on an outage pending until the probe passes', async () => {
+    const { stream, dlq } = names();
+    let down = true;
+    const unreachable = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const done: number[] = [];
+    let calls = 0;
+    start(
+      stream,
+      dlq,
+      {
+        handleBatch: async (batch) => {
+          calls++;
+          if (down) throw unreachable;
+          // n = 2 is refused by the handler on every delivery; the rest succeed.
+          done.push(...batch.filter(({ message }) => message.n !== 2).map(({ message }) => message.n));
+          return { failed: batch.filter(({ message }) => message.n === 2).map(({ meta }) => ({ id: meta.id, error: new Error('refused') })) };
+        },
+      },
+      {
+        concurrency: 10,
+        batchSize: 10,
+        maxDeliveries: 2,
+        dependency: {
+          isTransient: (error) => error === unreachable,
+          probe: async () => {
+            if (down) throw unreachable;
+          },
+        },
+      },
+    );
+    for (let n = 1; n <= 3; n++) await add(stream, { n: String(n) });
+    await waitFor(() => calls >= 1, { what: 'the batch to meet the outage' });
+    expect(await deadLetters(dlq)).toEqual([]);
+    expect(await pendingCount(stream)).toBe(3);
+    down = false;
+    await waitFor(() => done.length === 2, { what: 'the two good entries after the outage' });
+    // The refused one is retried on its next delivery and dead-lettered on its last, with the reason.
+    const [letter] = await waitForDeadLetters(dlq, 1);
+    expect(letter).toMatchObject({ error: 'Error: refused', deliveries: '2' });
+    expect(done.toSorted()).toEqual([1, 3]);
+    await waitFor(async () => (await pendingCount(stream)) === 0, { what: 'nothing left pending' });
   });
 });

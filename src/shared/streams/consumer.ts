@@ -160,6 +160,9 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   let running = 0;
   // Failed while a dependency was away: still pending for us, retried once it is back.
   const awaiting = new Map<string, Entry>();
+  // Every entry in memory (buffered, running, awaiting), so our own XAUTOCLAIM, which also returns
+  // entries we have been working on longer than CLAIM_IDLE_MS, never hands us one a second time.
+  const held = new Set<string>();
   const counts = { processed: 0, failed: 0, deadLettered: 0, claimed: 0 };
 
   // The loop sleeps here; stop(), a finished entry that frees room, or the timer wakes it.
@@ -180,7 +183,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   }
 
   /** An entry left memory; wake the loop once there is room to read again, or when draining. */
-  function finished(ok: boolean) {
+  function finished(entry: Entry, ok: boolean) {
+    held.delete(entry.id);
     update({ type: 'entry-done', ok });
     if (wake && (state.phase === 'draining' || limits.capacity - state.held >= limits.readWhenRoom)) wake();
   }
@@ -206,7 +210,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     const decision = decideFailure(classifyFailure(error, isTransient), entry.deliveries, options.maxDeliveries);
     if (decision === 'dead-letter') {
       await sendToDeadLetter(entry, fields, describe(error));
-      return finished(false);
+      return finished(entry, false);
     }
     if (decision === 'pause' && state.phase !== 'draining' && state.phase !== 'stopped') {
       awaiting.set(entry.id, entry);
@@ -215,7 +219,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       return;
     }
     log.warn({ ...context, err: error, max_deliveries: options.maxDeliveries }, 'handler failed; the entry stays pending for a retry');
-    finished(false);
+    finished(entry, false);
   }
 
   /** Decodes an entry; a deleted one is acknowledged, an invalid one dead-lettered. Returns undefined when it needs no handler. */
@@ -223,7 +227,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
     if (entry.flat === null) {
       acks.add(entry.id);
-      finished(true);
+      finished(entry, true);
       return undefined;
     }
     const fields = fieldsToRecord(entry.flat);
@@ -232,7 +236,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     } catch (error) {
       counts.failed++;
       await sendToDeadLetter(entry, fields, describe(error));
-      finished(false);
+      finished(entry, false);
       return undefined;
     }
   }
@@ -241,7 +245,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     counts.processed++;
     acks.add(entry.id);
     options.observer?.processed((performance.now() - started) / 1000);
-    finished(true);
+    finished(entry, true);
   }
 
   async function runOne(entry: Entry): Promise<void> {
@@ -300,10 +304,11 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   /** Takes entries into memory: those delivered too often are dead-lettered, the rest run. */
   function take(entries: Entry[]) {
     for (const entry of entries) {
+      held.add(entry.id);
       if (decideClaimed(entry.deliveries, options.maxDeliveries) === 'dead-letter') {
         const fields = entry.flat ? fieldsToRecord(entry.flat) : {};
         const reason = `delivered ${entry.deliveries} times without being acknowledged (consumers crashed or timed out on it)`;
-        void sendToDeadLetter(entry, fields, reason).finally(() => finished(false));
+        void sendToDeadLetter(entry, fields, reason).finally(() => finished(entry, false));
       } else {
         buffer.push(entry);
       }
@@ -336,7 +341,10 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       case 'retry-awaiting': {
         const batch = [...awaiting.values()].slice(0, step.count);
         const owned = await commands.claimIfStillOwned(batch.map((entry) => entry.id));
-        for (const entry of batch) awaiting.delete(entry.id);
+        for (const entry of batch) {
+          awaiting.delete(entry.id);
+          if (!owned.has(entry.id)) held.delete(entry.id);
+        }
         const lost = batch.length - owned.size;
         if (lost > 0) log.info({ entries: lost }, 'entries awaiting a retry were taken over by another consumer meanwhile');
         update({ type: 'retried', owned: owned.size, lost });
@@ -344,8 +352,9 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         return dispatch();
       }
       case 'claim': {
-        const { next, entries } = await commands.autoClaim(options.claimIdleMs, claimCursor, step.count);
+        const { next, entries: claimed } = await commands.autoClaim(options.claimIdleMs, claimCursor, step.count);
         claimCursor = next;
+        const entries = claimed.filter((entry) => !held.has(entry.id));
         if (entries.length > 0) {
           counts.claimed += entries.length;
           options.observer?.claimed(entries.length);
@@ -380,7 +389,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         if (noGroup) {
           // Redis came back empty (restart without persistence, failover, FLUSHALL): recreate and go on.
           log.warn({ step: step.kind }, 'consumer group is gone; recreating it');
-          for (const entry of awaiting.keys()) awaiting.delete(entry);
+          for (const id of awaiting.keys()) held.delete(id);
+          awaiting.clear();
         } else if (state.failuresInARow === 1 || state.failuresInARow % 20 === 0) {
           log.warn({ err: error, step: step.kind, retry_in_ms: state.retryAt - now(), failures_in_a_row: state.failuresInARow }, 'consumer loop error; retrying');
         }
@@ -399,6 +409,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       const deadline = now() + timeoutMs;
       update({ type: 'stop', deadline });
       // Entries awaiting a retry stay pending in Redis; another consumer claims them.
+      for (const id of awaiting.keys()) held.delete(id);
       awaiting.clear();
       wake?.();
       // The loop exits after its current step (a read BLOCKs at most blockMs) and the drain.

@@ -1,0 +1,82 @@
+import type { Socket, TCPSocketListener } from 'bun';
+
+interface Pair {
+  client: Socket<Pair>;
+  upstream?: Socket<Pair>;
+  /** Bytes from the client before the upstream connection opened. */
+  early: Uint8Array[];
+}
+
+/**
+ * A TCP proxy in front of a real server, for tests of a network path that goes silent: while
+ * `blackhole` is on, every byte in either direction is dropped and the connections stay open, as
+ * when a firewall or a dead route drops packets. Nothing is buffered, so what was sent meanwhile is
+ * lost for good, as it would be.
+ */
+export async function startTcpProxy(target: { host: string; port: number }) {
+  let blackhole = false;
+  const pairs = new Set<Pair>();
+  const listener: TCPSocketListener<Pair> = Bun.listen<Pair>({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      async open(client) {
+        const pair: Pair = { client, early: [] };
+        client.data = pair;
+        pairs.add(pair);
+        try {
+          pair.upstream = await Bun.connect<Pair>({
+            hostname: target.host,
+            port: target.port,
+            data: pair,
+            socket: {
+              data(_upstream, chunk) {
+                if (!blackhole) pair.client.write(chunk);
+              },
+              close() {
+                pair.client.end();
+                pairs.delete(pair);
+              },
+              error() {
+                pair.client.end();
+              },
+            },
+          });
+          for (const chunk of pair.early) pair.upstream.write(chunk);
+          pair.early = [];
+        } catch {
+          client.end();
+        }
+      },
+      data(client, chunk) {
+        if (blackhole) return;
+        const { upstream } = client.data;
+        if (upstream) upstream.write(chunk);
+        else client.data.early.push(new Uint8Array(chunk));
+      },
+      close(client) {
+        client.data.upstream?.end();
+        pairs.delete(client.data);
+      },
+      error(client) {
+        client.data.upstream?.end();
+      },
+    },
+  });
+  return {
+    port: listener.port,
+    url: (path = '/0') => `redis://127.0.0.1:${listener.port}${path}`,
+    setBlackhole(on: boolean) {
+      blackhole = on;
+    },
+    /** Connections open through the proxy now. */
+    connections: () => pairs.size,
+    stop() {
+      for (const pair of pairs) {
+        pair.client.end();
+        pair.upstream?.end();
+      }
+      listener.stop(true);
+    },
+  };
+}
