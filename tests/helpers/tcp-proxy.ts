@@ -5,6 +5,8 @@ interface Pair {
   upstream?: Socket<Pair>;
   /** Bytes from the client before the upstream connection opened. */
   early: Uint8Array[];
+  /** The server's next reply is dropped and both sides closed (see cutAfterRequest). */
+  cutOnReply: boolean;
 }
 
 /**
@@ -12,16 +14,21 @@ interface Pair {
  * `blackhole` is on, every byte in either direction is dropped and the connections stay open, as
  * when a firewall or a dead route drops packets. Nothing is buffered, so what was sent meanwhile is
  * lost for good, as it would be.
+ *
+ * `cutAfterRequest(match)` arms a one-shot fault: the next client message that matches is delivered to
+ * the server, and the connection is cut as the server's answer comes back, so the client never learns
+ * the outcome (a COMMIT that succeeded, with the reply lost).
  */
 export async function startTcpProxy(target: { host: string; port: number }) {
   let blackhole = false;
+  let cutWhen: ((text: string) => boolean) | undefined;
   const pairs = new Set<Pair>();
   const listener: TCPSocketListener<Pair> = Bun.listen<Pair>({
     hostname: '127.0.0.1',
     port: 0,
     socket: {
       async open(client) {
-        const pair: Pair = { client, early: [] };
+        const pair: Pair = { client, early: [], cutOnReply: false };
         client.data = pair;
         pairs.add(pair);
         try {
@@ -30,7 +37,12 @@ export async function startTcpProxy(target: { host: string; port: number }) {
             port: target.port,
             data: pair,
             socket: {
-              data(_upstream, chunk) {
+              data(upstream, chunk) {
+                if (pair.cutOnReply) {
+                  pair.client.end();
+                  upstream.end();
+                  return;
+                }
                 if (!blackhole) pair.client.write(chunk);
               },
               close() {
@@ -50,6 +62,10 @@ export async function startTcpProxy(target: { host: string; port: number }) {
       },
       data(client, chunk) {
         if (blackhole) return;
+        if (cutWhen?.(Buffer.from(chunk).toString('latin1'))) {
+          cutWhen = undefined;
+          client.data.cutOnReply = true;
+        }
         const { upstream } = client.data;
         if (upstream) upstream.write(chunk);
         else client.data.early.push(new Uint8Array(chunk));
@@ -65,10 +81,15 @@ export async function startTcpProxy(target: { host: string; port: number }) {
   });
   return {
     port: listener.port,
-    url: (path = '/0') => `redis://127.0.0.1:${listener.port}${path}`,
+    url: (path = '/0', scheme = 'redis') => `${scheme}://127.0.0.1:${listener.port}${path}`,
     setBlackhole(on: boolean) {
       blackhole = on;
     },
+    cutAfterRequest(match: (text: string) => boolean) {
+      cutWhen = match;
+    },
+    /** Whether an armed cut has happened. */
+    cutDone: () => cutWhen === undefined,
     /** Connections open through the proxy now. */
     connections: () => pairs.size,
     stop() {

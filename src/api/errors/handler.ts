@@ -7,6 +7,8 @@ import { requestIdOf } from '../plugins/request-context.ts';
 import { InternalError, MalformedJson, RouteNotFound, ServiceUnavailable, ValidationFailed, type RequestPart } from './domain.ts';
 import { statusOf } from './status.ts';
 
+const RETRY_AFTER_SECONDS = 1;
+
 /** Validation of the path, query or headers is a malformed request (400); of the body, an unprocessable one (422). */
 function fromValidation(error: ValidationError): ValidationFailed {
   const details = error.all.map((issue) => ({
@@ -48,6 +50,8 @@ export function errorHandler(log: Logger) {
       set.status = status;
       body = { error: { code: known.code, message: known.message, requestId } };
       if (known.details !== undefined) body.error.details = known.details;
+      // An outage passes: tell clients (and their HTTP libraries) when to try again.
+      if (status === 503) set.headers['retry-after'] = String(RETRY_AFTER_SECONDS);
       if (status >= 500) reqLog.error({ err: known.cause ?? known, code: known.code }, known.message);
       else reqLog.info({ code: known.code, status }, known.message);
     } else {

@@ -8,8 +8,8 @@ import { listMenu } from '../services/menu.ts';
 
 const menuResponses = { 200: MenuView, ...CommonErrors };
 
-export function menuRoutes({ db, log, metrics }: AppDeps) {
-  return new Elysia().use(requestContext(log, metrics)).get('/menu', async () => ({ items: await listMenu(db) }), {
+export function menuRoutes({ db, log, metrics, config }: AppDeps) {
+  return new Elysia().use(requestContext(log, metrics)).get('/menu', async () => ({ items: await listMenu(db, config.dbRetry) }), {
     response: menuResponses,
     detail: {
       tags: ['menu'],

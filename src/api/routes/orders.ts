@@ -63,6 +63,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
           idempotency: key
             ? { key, ttlHours: config.idempotencyKeyTtlHours, waitMs: config.idempotencyWaitMs }
             : undefined,
+          retry: config.dbRetry,
         });
         if (!result.replayed) {
           outbox.kick();
@@ -90,7 +91,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
         },
       },
     )
-    .get('/orders/:id', ({ params }) => getOrder(db, params.id), {
+    .get('/orders/:id', ({ params }) => getOrder(db, params.id, config.dbRetry), {
       params: OrderIdParams,
       response: getOrderResponses,
       detail: {

@@ -2,9 +2,11 @@ import { asc } from 'drizzle-orm';
 import type { Database } from '../../shared/db/client.ts';
 import { menuItems } from '../../shared/db/schema.ts';
 import type { MenuItemView } from '../models/menu.ts';
+import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
 
-export async function listMenu(db: Database): Promise<MenuItemView[]> {
-  return db
+/** The whole menu, read again after a transient database failure, within the retry budget. */
+export async function listMenu(db: Database, retry: DbRetryOptions): Promise<MenuItemView[]> {
+  return withDbRetry(() => db
     .select({
       id: menuItems.id,
       name: menuItems.name,
@@ -13,5 +15,5 @@ export async function listMenu(db: Database): Promise<MenuItemView[]> {
       available: menuItems.available,
     })
     .from(menuItems)
-    .orderBy(asc(menuItems.id));
+    .orderBy(asc(menuItems.id)), retry);
 }

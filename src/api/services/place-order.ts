@@ -7,6 +7,8 @@ import { orderPlacedEvent } from '../../shared/pipeline/order-events.ts';
 import { addToOutbox } from '../../shared/pipeline/outbox.ts';
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { fingerprintOf, rethrowLockTimeout, runIdempotent, type IdempotentResponse } from './idempotency.ts';
+import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
+import { findOrder } from './get-order.ts';
 import { toOrderView } from './order-view.ts';
 
 
@@ -28,7 +30,7 @@ export function mergeLines(items: readonly OrderLine[]): OrderLine[] {
 }
 
 /** Writes the order and its lines, pricing every line from the menu as it is now. */
-async function createOrder(tx: Tx, lines: OrderLine[], customerEmail: string, requestId: string): Promise<OrderView> {
+async function createOrder(tx: Tx, orderId: string, lines: OrderLine[], customerEmail: string, requestId: string): Promise<OrderView> {
   const ids = lines.map((line) => line.menuItemId);
   const menu = await tx.select().from(menuItems).where(inArray(menuItems.id, ids));
   const byId = new Map(menu.map((item) => [item.id, item]));
@@ -46,7 +48,7 @@ async function createOrder(tx: Tx, lines: OrderLine[], customerEmail: string, re
 
   const [order] = await tx
     .insert(orders)
-    .values({ id: Bun.randomUUIDv7(), customerEmail, totalCents, requestId })
+    .values({ id: orderId, customerEmail, totalCents, requestId })
     .returning();
   const items = await tx
     .insert(orderItems)
@@ -60,25 +62,40 @@ async function createOrder(tx: Tx, lines: OrderLine[], customerEmail: string, re
 export interface PlaceOrderOptions {
   requestId: string;
   idempotency?: { key: string; ttlHours: number; waitMs: number };
+  /** How long to ride through transient database failures before answering 503. */
+  retry: DbRetryOptions;
 }
 
-/** Places an order in one transaction; with an idempotency key, at most once per key. */
+/**
+ * Places an order in one transaction; with an idempotency key, at most once per key.
+ *
+ * A transient database failure (a session killed, a connection reset) is retried within the
+ * request. The order id is chosen once, before the first try: when a connection is lost while
+ * COMMIT is on the wire, nobody can say whether the order committed, so every retry first looks
+ * for it on a fresh connection, and answers with it if it is there. Never two orders, and never a
+ * 5xx for an order that exists.
+ */
 export async function placeOrder(
   db: Database,
   input: PlaceOrderBody,
-  { requestId, idempotency }: PlaceOrderOptions,
+  { requestId, idempotency, retry }: PlaceOrderOptions,
 ): Promise<IdempotentResponse<OrderView>> {
   const lines = mergeLines(input.items);
+  const orderId = Bun.randomUUIDv7();
   const create = async (tx: Tx) => {
-    const order = await createOrder(tx, lines, input.customerEmail, requestId);
+    const order = await createOrder(tx, orderId, lines, input.customerEmail, requestId);
     return { status: 201, body: order, orderId: order.id };
   };
-  if (!idempotency) {
-    const created = await db.transaction(create);
-    return { status: created.status, body: created.body, replayed: false };
-  }
-  const fingerprint = fingerprintOf({ customerEmail: input.customerEmail, lines });
-  return db
-    .transaction((tx) => runIdempotent(tx, { ...idempotency, fingerprint }, () => create(tx)))
-    .catch(rethrowLockTimeout);
+  const fingerprint = idempotency && fingerprintOf({ customerEmail: input.customerEmail, lines });
+  return withDbRetry(async (attempt) => {
+    if (attempt > 1) {
+      const committed = await findOrder(db, orderId);
+      if (committed) return { status: 201, body: committed, replayed: false };
+    }
+    if (!idempotency || !fingerprint) {
+      const created = await db.transaction(create);
+      return { status: created.status, body: created.body, replayed: false };
+    }
+    return db.transaction((tx) => runIdempotent(tx, { ...idempotency, fingerprint }, () => create(tx))).catch(rethrowLockTimeout);
+  }, retry);
 }

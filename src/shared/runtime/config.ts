@@ -51,6 +51,12 @@ export const EnvSchema = Type.Object({
     minimum: 24,
     description: 'How long a stored Idempotency-Key response is kept',
   }),
+  DB_RETRY_BUDGET_MS: Type.Integer({
+    default: 2000,
+    minimum: 0,
+    maximum: 60_000,
+    description: 'How long an API request retries transient PostgreSQL failures (a killed session, a reset connection) before answering 503',
+  }),
   IDEMPOTENCY_WAIT_MS: Type.Integer({
     default: 5000,
     minimum: 1,
@@ -149,6 +155,7 @@ function toConfig(env: Env) {
       bodyLimitBytes: env.BODY_LIMIT_BYTES,
       idempotencyKeyTtlHours: env.IDEMPOTENCY_KEY_TTL_HOURS,
       idempotencyWaitMs: env.IDEMPOTENCY_WAIT_MS,
+      dbRetry: Object.freeze({ budgetMs: env.DB_RETRY_BUDGET_MS }),
     }),
     consumer: Object.freeze({
       consumerName: env.CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
