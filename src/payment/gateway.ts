@@ -58,7 +58,8 @@ export function createMockGateway({
     return row;
   }
 
-  async function createCharge(idempotencyKey: string, amountCents: number) {
+  /** The charge for this key: a new one, or (the key seen before, or two calls racing) the first one. One round trip in the usual case. */
+  async function chargeOnce(idempotencyKey: string, amountCents: number) {
     const declined = random() < settings.declineRate;
     const [inserted] = await db
       .insert(gatewayCharges)
@@ -69,7 +70,6 @@ export function createMockGateway({
         status: declined ? 'declined' : 'succeeded',
         declineReason: declined ? DECLINE_REASONS[Math.floor(random() * DECLINE_REASONS.length)] : null,
       })
-      // Two calls racing with one key: the loser returns the winner's charge.
       .onConflictDoNothing({ target: gatewayCharges.idempotencyKey })
       .returning();
     return inserted ?? (await recorded(idempotencyKey))!;
@@ -83,7 +83,7 @@ export function createMockGateway({
       if (failure < settings.errorRate / 2) throw new GatewayTransientError('503 Service Unavailable from the gateway');
 
       // The same key returns the first result and charges nothing new.
-      const charge = (await recorded(idempotencyKey)) ?? (await createCharge(idempotencyKey, amountCents));
+      const charge = await chargeOnce(idempotencyKey, amountCents);
 
       // The charge went through but the answer never arrived: only the idempotency key makes the retry safe.
       if (failure < settings.errorRate) throw new GatewayTransientError('gateway timed out (the charge may have gone through)');

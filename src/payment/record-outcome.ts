@@ -1,35 +1,55 @@
-import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../shared/db/client.ts';
-import { orders, paymentAttempts, type Order } from '../shared/db/schema.ts';
-import { Events } from '../shared/pipeline/events.ts';
+import type { Order } from '../shared/db/schema.ts';
 import { paymentCompletedEvent } from '../shared/pipeline/order-events.ts';
-import { addToOutbox } from '../shared/pipeline/outbox.ts';
+import { Events } from '../shared/pipeline/events.ts';
 import type { PaymentResult } from './charge.ts';
 
+export type OrderFacts = Pick<Order, 'id' | 'customerEmail' | 'totalCents' | 'requestId'>;
+
 /**
- * One transaction: the payment attempt, the order's new status and the `payment.completed`
- * outbox row. Returns false when the order already had an outcome (another worker, or an earlier
- * delivery, got there first): then nothing is written.
+ * One statement for a whole batch: each order's payment attempt, its new status and its
+ * `payment.completed` outbox row, atomically. An order that already had an outcome (another
+ * worker, or an earlier delivery, got there first) gets nothing written. Returns the ids of the
+ * orders whose outcome was recorded now.
  */
-export async function recordOutcome(db: Database, order: Order, result: PaymentResult): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const [attempt] = await tx
-      .insert(paymentAttempts)
-      .values({
-        orderId: order.id,
-        outcome: result.outcome,
-        attempts: result.attempts,
-        chargeId: result.outcome === 'succeeded' ? result.chargeId : null,
-        failureReason: result.outcome === 'failed' ? result.failureReason : null,
-      })
-      .onConflictDoNothing()
-      .returning();
-    if (!attempt) return false;
-    await tx
-      .update(orders)
-      .set({ status: result.outcome === 'succeeded' ? 'paid' : 'payment_failed', updatedAt: sql`now()` })
-      .where(eq(orders.id, order.id));
-    await addToOutbox(tx, Events.paymentCompleted, paymentCompletedEvent(order, attempt), order.id);
-    return true;
-  });
+export async function recordOutcomes(db: Database, outcomes: { order: OrderFacts; result: PaymentResult }[]): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
+  const events = outcomes.map(({ order, result }) =>
+    paymentCompletedEvent(order, {
+      outcome: result.outcome,
+      attempts: result.attempts,
+      chargeId: result.outcome === 'succeeded' ? result.chargeId : null,
+      failureReason: result.outcome === 'failed' ? result.failureReason : null,
+    }),
+  );
+  const sql = db.$client;
+  const rows = await sql<{ order_id: string }[]>`
+    with outcome as (
+      select * from unnest(
+        ${outcomes.map(({ order }) => order.id)}::uuid[],
+        ${outcomes.map(({ result }) => result.outcome)}::text[],
+        ${outcomes.map(({ result }) => result.attempts)}::int[],
+        ${outcomes.map(({ result }) => (result.outcome === 'succeeded' ? result.chargeId : null))}::text[],
+        ${outcomes.map(({ result }) => (result.outcome === 'failed' ? result.failureReason : null))}::text[],
+        ${events.map((event) => event.eventId)}::uuid[],
+        ${events.map((event) => JSON.stringify(Events.paymentCompleted.toFields(event)))}::text[]
+      ) as t(order_id, outcome, attempts, charge_id, failure_reason, event_id, fields)
+    ),
+    recorded as (
+      insert into payment_attempts (order_id, outcome, attempts, charge_id, failure_reason)
+      select order_id, outcome::payment_outcome, attempts, charge_id, failure_reason from outcome
+      on conflict do nothing
+      returning order_id, outcome
+    ),
+    moved as (
+      update orders o set status = (case when r.outcome = 'succeeded' then 'paid' else 'payment_failed' end)::order_status, updated_at = now()
+      from recorded r where o.id = r.order_id
+    ),
+    announced as (
+      insert into outbox (event_id, event_type, stream, order_id, fields)
+      select t.event_id, ${Events.paymentCompleted.type}, ${Events.paymentCompleted.stream}, t.order_id, t.fields::jsonb
+      from outcome t join recorded r on r.order_id = t.order_id
+    )
+    select order_id from recorded`;
+  return new Set(rows.map((row) => row.order_id));
 }

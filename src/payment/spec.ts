@@ -23,7 +23,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
     setup({ db, redis, log, metrics: registry }) {
       const metrics = createPaymentMetrics(registry);
-      // The operations page shows each worker's breaker through a short-lived Redis key.
+      // The operations page shows each worker's breaker through its field in the deployment's breaker hash.
       const report = () => reportBreakerState(redis, config.streamPrefix, config.consumer.consumerName, breaker.state(Date.now()));
       const breaker = new CircuitBreaker(config.breaker, ({ from, to }) => {
         metrics.breakerState.set(BREAKER_STATE_VALUE[to]);
@@ -36,7 +36,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       else redis.once('ready', () => void breakerReporting.runNow());
       const relay = createOutboxRelay({ db, redis, log, streamPrefix: config.streamPrefix, ...config.relay });
       let crashed = false;
-      const handle = createPaymentHandler({
+      const handleBatch = createPaymentHandler({
         db,
         log,
         outbox: relay,
@@ -61,7 +61,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       });
       relay.kick();
       return {
-        handle,
+        handleBatch,
         isTransient: isGatewayOutage,
         // While the breaker is open, leave new orders in the stream.
         gate: () => breaker.waitMs(Date.now()),

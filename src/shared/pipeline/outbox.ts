@@ -1,4 +1,4 @@
-import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
 import { type EventBase, type EventDefinition } from './events.ts';
@@ -33,31 +33,34 @@ export interface OutboxPublisherOptions {
 }
 
 /**
- * Publishes unpublished outbox rows to their streams, oldest first, and marks them published.
- * `FOR UPDATE SKIP LOCKED` lets several processes run this at once without publishing a row twice
- * (short of a crash between XADD and commit, which consumers absorb: they are idempotent).
- * Returns how many rows it published.
+ * Publishes unpublished outbox rows to their streams, oldest first, and marks them published: per
+ * batch one statement that claims and marks the rows (`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
+ * SKIP LOCKED) RETURNING`), one pipelined XADD, and the commit. The mark only becomes visible if the
+ * commit follows the XADDs, so a crash between them leaves the rows unpublished (published again
+ * later: consumers are idempotent). SKIP LOCKED lets several processes run this at once without
+ * publishing a row twice. Returns how many rows it published.
  */
 export async function publishPending({ db, redis, streamPrefix, batchSize = 500 }: OutboxPublisherOptions): Promise<number> {
   let total = 0;
   for (;;) {
     const { published, claimed, error } = await db.transaction(async (tx) => {
-      const rows = await tx
-        .select({ id: outbox.id, stream: outbox.stream, fields: outbox.fields })
-        .from(outbox)
-        .where(isNull(outbox.publishedAt))
-        .orderBy(asc(outbox.id))
-        .limit(batchSize)
-        .for('update', { skipLocked: true });
-      if (rows.length === 0) return { published: 0, claimed: 0, error: undefined };
+      const claimedRows = await tx.execute<{ id: number; stream: string; fields: Record<string, string> }>(sql`
+        update ${outbox} set published_at = now()
+        where ${outbox.id} in (
+          select ${outbox.id} from ${outbox} where ${outbox.publishedAt} is null order by ${outbox.id} limit ${batchSize} for update skip locked
+        )
+        returning ${outbox.id} as id, ${outbox.stream} as stream, ${outbox.fields} as fields`);
+      if (claimedRows.length === 0) return { published: 0, claimed: 0, error: undefined };
+      // RETURNING comes in no particular order; a stream keeps the order events were written in.
+      const rows = [...claimedRows].sort((a, b) => Number(a.id) - Number(b.id));
       const pipeline = redis.pipeline();
       for (const row of rows) pipeline.xadd(streamKey(streamPrefix, row.stream), '*', ...recordToFields(row.fields));
       const results = (await pipeline.exec()) ?? [];
-      // Mark what reached Redis; a row whose XADD failed stays unpublished for the next run.
-      const done = rows.filter((_, i) => results[i] && !results[i]![0]).map((row) => row.id);
-      if (done.length > 0) await tx.update(outbox).set({ publishedAt: sql`now()` }).where(inArray(outbox.id, done));
+      // A row whose XADD failed is put back, unpublished, for the next run (only on this failure path).
+      const failed = rows.filter((_, i) => !results[i] || results[i]![0]).map((row) => Number(row.id));
+      if (failed.length > 0) await tx.update(outbox).set({ publishedAt: null }).where(inArray(outbox.id, failed));
       const failure = results.find((result) => result?.[0])?.[0] ?? (results.length < rows.length ? new Error('pipeline returned too few replies') : undefined);
-      return { published: done.length, claimed: rows.length, error: failure };
+      return { published: rows.length - failed.length, claimed: rows.length, error: failure };
     });
     total += published;
     if (error) throw new Error(`published ${total}, then XADD failed: ${error.message}`, { cause: error });

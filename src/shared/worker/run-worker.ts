@@ -9,13 +9,15 @@ import { createMetricsRegistry, type MetricsRegistry } from '../runtime/metrics.
 import { surviveStrayConnectionErrors } from '../runtime/process-guards.ts';
 import { createRedis, waitUntilReady, type Redis } from '../runtime/redis.ts';
 import { closeRedis, exitGracefullyOnSignal } from '../runtime/shutdown.ts';
-import { createConsumer, type MessageMeta } from '../streams/consumer.ts';
+import { createConsumer, type BatchHandler, type EntryHandler } from '../streams/consumer.ts';
 import { consumerMetrics } from './consumer-metrics.ts';
 import type { EventBase, EventDefinition } from '../pipeline/events.ts';
 import { streamKey, TOPOLOGY } from '../pipeline/topology.ts';
 
-export interface WorkerParts<Message> {
-  handle: (message: Message, meta: MessageMeta) => Promise<void>;
+/** The worker's handler, one entry at a time or a batch at once (see the consumer's EntryHandler and BatchHandler), and its hooks. */
+export type WorkerParts<Message> = (EntryHandler<Message> | BatchHandler<Message>) & WorkerHooks;
+
+export interface WorkerHooks {
   /** Beyond PostgreSQL being unreachable, which is always transient. */
   isTransient?: (error: unknown) => boolean;
   gate?: () => number;
@@ -56,7 +58,7 @@ export function createWorker<Message extends EventBase>(spec: WorkerSpec<Message
     group: route.group,
     deadLetterStream: streamKey(config.streamPrefix, route.deadLetterStream),
     decode: spec.consumes.fromFields,
-    handle: parts.handle,
+    ...(parts.handleBatch ? { handleBatch: parts.handleBatch } : { handle: parts.handle! }),
     log,
     dependency: {
       isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
