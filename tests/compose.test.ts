@@ -1,11 +1,36 @@
 import { describe, expect, it } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
 import { EnvSchema, loadConfig } from '../src/shared/runtime/config.ts';
+import { freePort } from './helpers/redis.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 // Docker is not on the test machines, so the file is checked against the code instead of run.
 const root = new URL('..', import.meta.url);
-const compose = Bun.YAML.parse(await Bun.file(new URL('compose.yaml', root)).text()) as {
-  services: Record<string, Record<string, any>>;
-};
+const composeText = await Bun.file(new URL('compose.yaml', root)).text();
+
+/** Compose's own interpolation: `${VAR:-default}`, `${VAR-default}`, `${VAR}`, `$$` for a literal `$`. */
+function interpolate<T>(value: T, env: Record<string, string>): T {
+  if (typeof value === 'string') {
+    return value.replace(/\$\$|\$\{(\w+)(?:(:?)-([^}]*))?\}/g, (match, name?: string, colon?: string, fallback?: string) => {
+      if (match === '$$') return '$';
+      const set = env[name!];
+      if (fallback === undefined) return set ?? '';
+      // `:-` falls back when the variable is unset or empty, `-` only when it is unset.
+      return colon ? set || fallback : set ?? fallback;
+    }) as T;
+  }
+  if (Array.isArray(value)) return value.map((item) => interpolate(item, env)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env)])) as T;
+  return value;
+}
+
+type Compose = { services: Record<string, Record<string, any>> };
+/** compose.yaml as `docker compose up` sees it with nothing set in the environment, or with `env`. */
+const composeWith = (env: Record<string, string>) => interpolate(Bun.YAML.parse(composeText) as Compose, env);
+const compose = composeWith({});
 const scripts: Record<string, string> = (await Bun.file(new URL('package.json', root)).json()).scripts;
 const known = new Set(Object.keys(EnvSchema.properties));
 const services = compose.services;
@@ -67,6 +92,53 @@ describe('compose.yaml', () => {
       expect(services[name]!.container_name).toBeUndefined();
       expect(services[name]!.ports).toBeUndefined();
       expect(services[name]!.environment.CONSUMER_NAME).toBeUndefined();
+    }
+  });
+
+  it('publishes PostgreSQL and Redis on the loopback interface only', () => {
+    for (const name of ['postgres', 'redis']) {
+      const ports: string[] = services[name]!.ports ?? [];
+      for (const mapping of ports) expect(mapping).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+  });
+
+  it('makes Redis require a password, from REDIS_PASSWORD with a default, the same one every service sends', () => {
+    for (const [env, password] of [[{}, 'order-service-dev-redis'], [{ REDIS_PASSWORD: 'set-by-the-operator' }, 'set-by-the-operator']] as const) {
+      const { services: resolved } = composeWith(env);
+      const command: string[] = resolved.redis!.command;
+      expect(command[command.indexOf('--requirepass') + 1]).toBe(password);
+      expect(resolved.redis!.environment.REDISCLI_AUTH).toBe(password);
+      for (const name of ours) expect(decodeURIComponent(new URL(loadConfig(resolved[name]!.environment).redisUrl).password)).toBe(password);
+    }
+  });
+
+  it("runs Redis's command as written, refusing clients without the password and taking the services' REDIS_URL", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'compose-redis-'));
+    const command: string[] = services.redis!.command;
+    // The compose command itself, on a free local port and a scratch directory instead of the container's.
+    const proc = Bun.spawn([...command, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''], { stdout: 'ignore', stderr: 'ignore' });
+    const url = new URL(loadConfig(services.api!.environment).redisUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    const withPassword = new Redis(url.href, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // No ready check: it would fail on NOAUTH before the test can ask.
+    const anonymous = new Redis(`redis://127.0.0.1:${port}/0`, { lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    for (const client of [withPassword, anonymous]) client.on('error', () => {});
+    try {
+      const pong = await waitFor(async () => {
+        if (withPassword.status !== 'ready') await withPassword.connect().catch(() => withPassword.disconnect());
+        return withPassword.status === 'ready' && (await withPassword.ping());
+      }, { what: `redis-server from compose.yaml on port ${port}` });
+      expect(pong).toBe('PONG');
+      await anonymous.connect();
+      await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    } finally {
+      withPassword.disconnect();
+      anonymous.disconnect();
+      proc.kill('SIGKILL');
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

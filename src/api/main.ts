@@ -18,7 +18,7 @@ import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 const config = loadConfigOrExit(Bun.env);
 const log = createLogger({ service: 'api', level: config.logLevel });
 surviveStrayConnectionErrors(log);
-const { db, close } = createDb(config.database.url, { max: config.database.poolSize, applicationName: 'api' });
+const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
 const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumer.consumerName}`, log, commandTimeoutMs: config.redisCommandTimeoutMs });
 
@@ -42,11 +42,13 @@ const keyPurge = startPeriodic(
   'idempotency key purge',
   60 * 60 * 1000,
   async () => {
-    const removed = await purgeExpiredIdempotencyKeys(db, config.api.idempotencyKeyTtlHours);
+    const removed = await purgeExpiredIdempotencyKeys(db, config.api.idempotencyKeyTtlHours, { batchSize: 1000 });
     if (removed > 0) log.info({ removed }, 'purged expired idempotency keys');
   },
   log,
 );
+// At start-up too: an API that restarts more often than hourly (deploys, crashes) would otherwise never purge.
+void keyPurge.runNow();
 
 const metrics = createApiMetrics(createMetricsRegistry('api'));
 registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix });

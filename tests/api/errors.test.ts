@@ -1,10 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
+import { Elysia, t } from 'elysia';
+import { toAppError, errorHandler } from '../../src/api/errors/handler.ts';
+import { statusOf } from '../../src/api/errors/status.ts';
+import { createApiMetrics } from '../../src/api/metrics.ts';
+import { requestContext } from '../../src/api/plugins/request-context.ts';
 import { createDb } from '../../src/shared/db/client.ts';
+import { errorCode } from '../../src/shared/db/connection-error.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { BASE, createTestApp, get, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { captureLines } from '../helpers/log-capture.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 
 allowSlowTests();
@@ -79,6 +88,40 @@ describe('error responses', () => {
     expect(text).not.toMatch(/\bat .*\.ts/);
     const logged = logs.lines.find((line) => line.request_id === 'boom-1' && line.level === 'error');
     expect(JSON.stringify(logged)).toContain('stack');
+  });
+
+  it('answers a value PostgreSQL refuses (SQLSTATE class 22) with 400 validation_failed, never 500', async () => {
+    const refusals = [
+      sql`select 'urn:uuid:0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11'::uuid`, // 22P02 invalid_text_representation
+      sql`select 99999999999::int4`, // 22003 numeric_value_out_of_range
+      sql`select '2026-13-45'::date`, // 22008 datetime_field_overflow
+    ];
+    for (const query of refusals) {
+      const error = await tdb.db.execute(query).then(() => undefined, (e: unknown) => e);
+      expect(errorCode(error)).toStartWith('22');
+      const known = toAppError('UNKNOWN', error, get('/orders/x'), '/orders/x');
+      expect(known?.code).toBe('validation_failed');
+      expect(statusOf(known!)).toBe(400);
+    }
+    // Not every database error is the client's: a missing table is still a bug.
+    const bug = await unmigrated.db.execute(sql`select * from orders`).then(() => undefined, (e: unknown) => e);
+    expect(errorCode(bug)).toBe('42P01');
+    expect(toAppError('UNKNOWN', bug, get('/menu'), '/menu')).toBeNull();
+  });
+
+  it('answers a response that fails its own schema with 500 internal_error, and logs where without the values', async () => {
+    const logs = captureLines();
+    const log = createLogger({ service: 'api', level: 'debug', destination: logs.stream });
+    const app = new Elysia()
+      .use(errorHandler(log))
+      .use(requestContext(log, createApiMetrics(createMetricsRegistry('api'))))
+      .get('/broken', () => ({ id: 'ada@example.com' }) as unknown as { id: number }, { response: { 200: t.Object({ id: t.Integer() }) } });
+    const res = await app.handle(get('/broken', { 'x-request-id': 'bad-response-1' }));
+    expect(res.status).toBe(500);
+    expect(await readJson(res)).toEqual({ error: { code: 'internal_error', message: 'Internal server error', requestId: 'bad-response-1' } });
+    const logged = logs.lines.find((line) => line.request_id === 'bad-response-1' && line.level === 'error');
+    expect((logged?.err as { message?: string } | undefined)?.message).toContain('The response to GET /broken does not match its schema: /id');
+    expect(JSON.stringify(logged)).not.toContain('ada@example.com');
   });
 
   describe('when PostgreSQL is unreachable', () => {

@@ -45,6 +45,28 @@ describe('Idempotency-Key on POST /orders', () => {
     expect(await ordersFor(email)).toBe(1);
   });
 
+  it('replays the stored reply as stored, even after the response shape changed', async () => {
+    const key = newKey();
+    const email = `old-shape-${key}@example.com`;
+    const first = await app.handle(postJson('/orders', { ...order, customerEmail: email }, { 'idempotency-key': key }));
+    const placed = await readJson(first);
+    // A reply stored by an older version: no notifiedAt yet, and a field that is gone since.
+    await tdb.db.execute(
+      sql`update ${idempotencyKeys} set response_body = (response_body - 'notifiedAt') || '{"legacyTotal": "28.75"}'::jsonb where key = ${key}`,
+    );
+    const { notifiedAt: _dropped, ...rest } = placed;
+    const stored = { ...rest, legacyTotal: '28.75' };
+
+    const again = await app.handle(postJson('/orders', { ...order, customerEmail: email }, { 'x-request-id': 'replay-old-shape', 'idempotency-key': key }));
+    expect(again.status).toBe(201);
+    expect(await readJson(again)).toEqual(stored);
+    expect(again.headers.get('content-type')).toContain('application/json');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('location')).toBe(`/orders/${placed.id}`);
+    expect(again.headers.get('x-request-id')).toBe('replay-old-shape');
+    expect(await ordersFor(email)).toBe(1);
+  });
+
   it('treats the same lines in another order as the same request', async () => {
     const key = newKey();
     const lines = [{ menuItemId: 1, quantity: 1 }, { menuItemId: 2, quantity: 2 }];

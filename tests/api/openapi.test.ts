@@ -7,7 +7,9 @@ import { createDb } from '../../src/shared/db/client.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { BASE, createTestApp, get, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { connectRedis, deleteKeys, uniquePrefix } from '../helpers/redis.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
+import { seedOpsState } from '../ops/ops-fixtures.ts';
 
 allowSlowTests();
 
@@ -137,6 +139,29 @@ describe('real responses match the documented schemas', () => {
     expect((await conforms('/admin/dead-letters/{id}/replay', 'post', await replay(guarded))).error.code).toBe('unauthorized');
     const purgeAll = await guarded.handle(new Request(`${BASE}/admin/dead-letters`, { method: 'DELETE', headers: { authorization: 'Bearer nope' } }));
     expect((await conforms('/admin/dead-letters', 'delete', purgeAll)).error.code).toBe('unauthorized');
+  });
+
+  it('for /ops/summary, masked and in full, and an admin id Redis would refuse', async () => {
+    const redis = connectRedis();
+    const prefix = uniquePrefix('openapi');
+    try {
+      await seedOpsState(redis, prefix);
+      const token = 'a-long-enough-admin-token';
+      const { app } = createTestApp(tdb.db, { env: { ADMIN_TOKEN: token }, ops: { redis, prefix } });
+      const summary = (headers: Record<string, string>) => app.handle(get('/ops/summary', headers));
+      const masked = await conforms('/ops/summary', 'get', await summary({}));
+      expect(masked.masked).toBe(true);
+      expect(masked.deadLetters).toHaveLength(1);
+      const full = await conforms('/ops/summary', 'get', await summary({ authorization: `Bearer ${token}` }));
+      expect(full.masked).toBe(false);
+      const tooLarge = await app.handle(
+        new Request(`${BASE}/admin/dead-letters/18446744073709551616-0/replay`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }),
+      );
+      expect((await conforms('/admin/dead-letters/{id}/replay', 'post', tooLarge)).error.code).toBe('validation_failed');
+    } finally {
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+    }
   });
 
   it('for /health, up and down', async () => {

@@ -190,6 +190,26 @@ describe('GET /orders/:id', () => {
       expect((await readJson(res)).error.code).toBe('validation_failed');
     }
   });
+
+  it('answers 400 for any id not in the canonical 8-4-4-4-12 form, a urn:uuid: prefix in either case included', async () => {
+    // Elysia's uuid format let urn:uuid: through to PostgreSQL, which refused it: a 500.
+    const placed = await place({ items: [{ menuItemId: 2, quantity: 1 }], customerEmail: email });
+    for (const id of [`urn:uuid:${placed.body.id}`, `URN:UUID:${placed.body.id.toUpperCase()}`, `{${placed.body.id}}`, placed.body.id.replaceAll('-', '')]) {
+      const res = await app.handle(get(`/orders/${encodeURIComponent(id)}`));
+      expect(res.status).toBe(400);
+      const { error } = await readJson(res);
+      expect(error.code).toBe('validation_failed');
+      // Refused by the path's schema, before any query.
+      expect(error.details[0].field).toBe('/id');
+    }
+  });
+
+  it('finds an order by its id in upper case, which PostgreSQL reads as the same UUID', async () => {
+    const placed = await place({ items: [{ menuItemId: 2, quantity: 1 }], customerEmail: email });
+    const res = await app.handle(get(`/orders/${placed.body.id.toUpperCase()}`));
+    expect(res.status).toBe(200);
+    expect((await readJson(res)).id).toBe(placed.body.id);
+  });
 });
 
 describe('order items', () => {

@@ -17,11 +17,13 @@ interface Pair {
  *
  * `cutAfterRequest(match)` arms a one-shot fault: the next client message that matches is delivered to
  * the server, and the connection is cut as the server's answer comes back, so the client never learns
- * the outcome (a COMMIT that succeeded, with the reply lost).
+ * the outcome. `cutReply(match)` does the same from the server's side: the first reply that matches
+ * (a COMMIT's CommandComplete, say) is dropped and the connection cut.
  */
 export async function startTcpProxy(target: { host: string; port: number }) {
   let blackhole = false;
   let cutWhen: ((text: string) => boolean) | undefined;
+  let cutOnReply: ((text: string) => boolean) | undefined;
   const pairs = new Set<Pair>();
   const listener: TCPSocketListener<Pair> = Bun.listen<Pair>({
     hostname: '127.0.0.1',
@@ -38,6 +40,10 @@ export async function startTcpProxy(target: { host: string; port: number }) {
             data: pair,
             socket: {
               data(upstream, chunk) {
+                if (cutOnReply?.(Buffer.from(chunk).toString('latin1'))) {
+                  cutOnReply = undefined;
+                  pair.cutOnReply = true;
+                }
                 if (pair.cutOnReply) {
                   pair.client.end();
                   upstream.end();
@@ -88,8 +94,12 @@ export async function startTcpProxy(target: { host: string; port: number }) {
     cutAfterRequest(match: (text: string) => boolean) {
       cutWhen = match;
     },
+    /** Arms a one-shot cut on the server's side: the first reply that matches is dropped and the connection closed. */
+    cutReply(match: (text: string) => boolean) {
+      cutOnReply = match;
+    },
     /** Whether an armed cut has happened. */
-    cutDone: () => cutWhen === undefined,
+    cutDone: () => cutWhen === undefined && cutOnReply === undefined,
     /** Connections open through the proxy now. */
     connections: () => pairs.size,
     stop() {

@@ -45,10 +45,11 @@ describe('GET /ops', () => {
     await pipeline.waitUntilSettled([id]);
     const { letterId, orderId } = await deadLetterAnOrder(pipeline);
     const summary = await waitFor(async () => {
-      const body = await readJson(await pipeline.app.handle(get('/ops/summary')));
+      const body = await readJson(await pipeline.app.handle(request('/ops/summary', 'GET', TOKEN)));
       return Object.keys(body.breakers).length > 0 && body;
     }, { what: 'a payment worker to report its breaker' });
     expect(summary.adminEnabled).toBe(true);
+    expect(summary.masked).toBe(false);
     expect(summary.breakers['payment-admin']).toBe('closed');
     expect(summary.streams.map((s: { stream: string }) => s.stream)).toEqual(['orders.placed', 'payment.completed']);
     const letter = summary.deadLetters.find((l: { id: string }) => l.id === letterId);
@@ -56,6 +57,15 @@ describe('GET /ops', () => {
     expect(summary.deadLetterCounts[0]).toMatchObject({ stream: 'payment.dlq' });
     expect(summary.ordersByStatus).toHaveLength(15);
     expect(summary.ordersByStatus.reduce((sum: number, b: { paid: number }) => sum + b.paid, 0)).toBeGreaterThanOrEqual(1);
+
+    // Without the token: the same figures, the worker under an opaque label, the address masked.
+    const masked = await readJson(await pipeline.app.handle(get('/ops/summary')));
+    expect(masked.masked).toBe(true);
+    expect(Object.keys(masked.breakers)).not.toContain('payment-admin');
+    expect(Object.values(masked.breakers)).toContain('closed');
+    const maskedLetter = masked.deadLetters.find((l: { id: string }) => l.id === letterId);
+    expect(maskedLetter.error).toContain(`order ${orderId} does not exist`);
+    expect(maskedLetter.fields).toMatchObject({ orderId, customerEmail: 'l***@example.com' });
   });
 });
 

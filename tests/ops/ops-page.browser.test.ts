@@ -60,12 +60,20 @@ describe.skipIf(!haveBrowser)('the operations page in a real browser', () => {
     expect(await row.locator('td.error').textContent()).toContain(`order ${orderId} does not exist`);
     await page.locator('#streams tbody tr').first().waitFor();
     expect(await page.locator('#streams').textContent()).toContain('payment-service');
-    expect(await page.locator('#cards').textContent()).toContain('breaker of payment-browser');
+    // No token yet: the worker under an opaque label, the customer's address masked.
+    await page.locator('#cards', { hasText: 'breaker of consumer-' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('body').textContent()).not.toContain('payment-browser');
+    expect(await row.locator('td.fields').textContent()).toContain('customerEmail=l***@example.com');
+    expect(await page.locator('body').textContent()).not.toContain('late@example.com');
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
 
-    await fixMissingOrder(pipeline, orderId);
+    // With the token the page's own poll sends it, and the full dead letter and worker name appear.
     await page.fill('#token', TOKEN);
+    await page.locator('#cards', { hasText: 'breaker of payment-browser' }).waitFor({ timeout: 10_000 });
+    await row.locator('td.fields', { hasText: 'customerEmail=late@example.com' }).waitFor({ timeout: 10_000 });
+
+    await fixMissingOrder(pipeline, orderId);
     await row.locator('button.replay').click();
     await page.locator('#message', { hasText: `Replayed ${letterId}` }).waitFor({ timeout: 10_000 });
     await pipeline.waitUntilSettled([orderId]);

@@ -111,10 +111,10 @@ export class Unauthorized extends AppError {
   }
 }
 
-/** Not an AppError anyone throws: the answer for a bug, so its code is documented like the others. */
+/** The answer for a bug, so its code is documented like the others; `cause` is logged, never answered. */
 export class InternalError extends AppError {
   readonly code = 'internal_error';
-  constructor() {
-    super('Internal server error');
+  constructor(cause?: unknown) {
+    super('Internal server error', { cause });
   }
 }

@@ -1,5 +1,6 @@
 import { Elysia, ValidationError } from 'elysia';
 import { isDatabaseUnreachable } from '../../shared/db/connection-error.ts';
+import { dataExceptionMessage, isDataException } from '../../shared/db/data-exception.ts';
 import { AppError } from '../../shared/runtime/app-error.ts';
 import type { Logger } from '../../shared/runtime/log.ts';
 import type { ErrorBody } from '../models/error.ts';
@@ -22,16 +23,35 @@ function fromValidation(error: ValidationError): ValidationFailed {
   return new ValidationFailed(message, details, part);
 }
 
+/**
+ * A response that fails its own schema is the server's bug: a 500, logged with where it failed. Only
+ * paths and messages go to the log; Elysia's error carries the whole response (customer data).
+ */
+function fromResponseValidation(error: ValidationError, request: Request, path: string): InternalError {
+  const issues = error.all.map((issue) => `${'path' in issue && issue.path ? issue.path : '/'} ${'summary' in issue && issue.summary ? issue.summary : issue.message}`);
+  return new InternalError(new Error(`The response to ${request.method} ${path} does not match its schema: ${issues.join('; ')}`));
+}
+
+/**
+ * A value PostgreSQL refused (SQLSTATE class 22) came from the client: a malformed request, 400.
+ * Which part of the request carried it is unknown here, so it is filed under the 400 parts.
+ */
+function fromDataException(error: unknown): ValidationFailed {
+  const message = dataExceptionMessage(error);
+  return new ValidationFailed(`Invalid value: ${message}`, [{ field: '/', message }], 'params');
+}
+
 /** Maps anything thrown in a request to an AppError, or null for a bug. */
 export function toAppError(code: string | number, error: unknown, request: Request, path: string): AppError | null {
   // Elysia wraps whatever a body parser throws; our parser throws AppErrors.
   const cause = code === 'PARSE' && error instanceof Error ? error.cause : undefined;
   if (cause instanceof AppError) return cause;
   if (error instanceof AppError) return error;
-  if (error instanceof ValidationError) return fromValidation(error);
+  if (error instanceof ValidationError) return error.type === 'response' ? fromResponseValidation(error, request, path) : fromValidation(error);
   if (code === 'PARSE') return new MalformedJson(error);
   if (code === 'NOT_FOUND') return new RouteNotFound(request.method, path);
   if (isDatabaseUnreachable(error)) return new ServiceUnavailable('PostgreSQL', error);
+  if (isDataException(error)) return fromDataException(error);
   return null;
 }
 

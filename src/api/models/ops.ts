@@ -8,6 +8,10 @@ export const OpsSummary = t.Object(
   {
     generatedAt: t.String({ format: 'date-time' }),
     adminEnabled: t.Boolean({ description: 'Whether replay and purge are possible (ADMIN_TOKEN is set)' }),
+    masked: t.Boolean({
+      description:
+        'True unless the request carried the admin token: consumer names are then opaque labels, dead-letter reasons have e-mail addresses masked, and dead-letter fields keep only eventId, orderId, type and occurredAt (an e-mail masked, every other value `***`)',
+    }),
     streams: t.Array(StreamReport),
     deadLetterCounts: t.Array(DeadLetterCount),
     deadLetters: t.Array(DeadLetterEntry, { description: 'The newest 50' }),
@@ -15,7 +19,22 @@ export const OpsSummary = t.Object(
     breakers: t.Record(t.String(), t.String(), { description: 'Circuit breaker state by payment worker' }),
     ordersByStatus: t.Array(StatusBucket),
   },
-  { description: 'Everything the operations page shows', examples: [{ generatedAt: '2026-11-25T12:00:00.000Z', adminEnabled: false, streams: [], deadLetterCounts: [], deadLetters: [], outbox: { unpublished: 0, oldestUnpublishedAgeMs: null }, breakers: { 'vm-1234': 'closed' }, ordersByStatus: [] }] },
+  {
+    description: 'Everything the operations page shows; masked without the admin token',
+    examples: [
+      {
+        generatedAt: '2026-11-25T12:00:00.000Z',
+        adminEnabled: true,
+        masked: true,
+        streams: [],
+        deadLetterCounts: [],
+        deadLetters: [],
+        outbox: { unpublished: 0, oldestUnpublishedAgeMs: null },
+        breakers: { 'consumer-5f0c2a9e41': 'closed' },
+        ordersByStatus: [],
+      },
+    ],
+  },
 );
 
 export const ReplayResult = t.Object(

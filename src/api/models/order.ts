@@ -91,6 +91,10 @@ export const OrderView = t.Object(
 );
 export type OrderView = typeof OrderView.static;
 
+// A pattern, not `format: 'uuid'`: Elysia's uuid format also accepts `urn:uuid:...`, which PostgreSQL
+// refuses (a 500). This is the canonical 8-4-4-4-12 form only, a subset of what PostgreSQL reads.
+export const ORDER_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
 export const OrderIdParams = t.Object({
-  id: t.String({ format: 'uuid', description: `The order id returned by POST /orders, e.g. ${EXAMPLE_ORDER_ID}` }),
+  id: t.String({ pattern: ORDER_ID_PATTERN, description: `The order id returned by POST /orders, e.g. ${EXAMPLE_ORDER_ID}` }),
 });

@@ -1,11 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { Elysia, t } from 'elysia';
 import { readBreakerStates } from '../../shared/ops/breakers.ts';
+import { maskReport } from '../../shared/ops/masking.ts';
 import { ordersByStatus } from '../../shared/ops/orders-by-status.ts';
 import { pipelineReport } from '../../shared/ops/stream-report.ts';
 import type { AppDeps } from '../deps.ts';
 import { CommonErrors } from '../models/error.ts';
 import { OpsSummary } from '../models/ops.ts';
 import { openApiResponses } from '../openapi.ts';
+import { isAdmin } from '../plugins/admin-auth.ts';
 import { requestContext } from '../plugins/request-context.ts';
 import { opsConnection } from './ops-connection.ts';
 
@@ -15,9 +18,13 @@ const summaryResponses = { 200: OpsSummary, ...CommonErrors };
 
 /**
  * The operations page (`GET /ops`, one HTML file, no build step, no external requests), the summary
- * it polls. Its buttons call the admin routes (./admin.ts).
+ * it polls. Its buttons call the admin routes (./admin.ts). The summary is masked unless the request
+ * carries the admin token (src/shared/ops/masking.ts says what is hidden).
  */
 export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
+  // Keys the opaque consumer labels: with the admin token they agree across API replicas and restarts;
+  // without one nobody can unmask, and a key of this process keeps them stable while it runs.
+  const labelKey = config.adminToken ?? randomBytes(32).toString('hex');
   return new Elysia()
     .use(requestContext(log, metrics))
     .get('/ops', () => new Response(Bun.file(PAGE), { headers: { 'content-type': 'text/html; charset=utf-8' } }), {
@@ -30,7 +37,7 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
     })
     .get(
       '/ops/summary',
-      async () => {
+      async ({ request }) => {
         const { redis, prefix, deadLetters } = opsConnection(ops);
         const [report, letters, breakers, buckets] = await Promise.all([
           pipelineReport({ redis, db, prefix }),
@@ -38,9 +45,11 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
           readBreakerStates(redis, prefix),
           ordersByStatus(db, 15),
         ]);
-        return {
+        const masked = !isAdmin(request, config.adminToken);
+        const summary = {
           generatedAt: new Date().toISOString(),
           adminEnabled: Boolean(config.adminToken),
+          masked,
           streams: report.streams,
           deadLetterCounts: report.deadLetters,
           deadLetters: letters.slice(0, 50),
@@ -48,10 +57,19 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
           breakers,
           ordersByStatus: buckets,
         };
+        return masked ? maskReport(summary, labelKey) : summary;
       },
       {
         response: summaryResponses,
-        detail: { tags: ['operations'], summary: 'What the operations page shows, as JSON', responses: openApiResponses(summaryResponses) },
+        detail: {
+          tags: ['operations'],
+          summary: 'What the operations page shows, as JSON',
+          description:
+            'Without `Authorization: Bearer <ADMIN_TOKEN>` (or with a wrong one) customer data and host names are masked (`masked: true`); with it, the full dead-letter bodies.',
+          // The token is optional here: it only decides whether the answer is masked.
+          security: [{}, { bearer: [] }],
+          responses: openApiResponses(summaryResponses),
+        },
       },
     );
 }

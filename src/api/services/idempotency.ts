@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../../shared/db/client.ts';
 import { idempotencyKeys } from '../../shared/db/schema.ts';
 import { IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidIdempotencyKey } from '../errors/domain.ts';
@@ -104,11 +104,32 @@ export function rethrowLockTimeout(error: unknown): never {
   throw error;
 }
 
-/** Deletes stored responses older than the retention period; returns how many it removed. */
-export async function purgeExpiredIdempotencyKeys(db: Database, ttlHours: number): Promise<number> {
-  const removed = await db
-    .delete(idempotencyKeys)
-    .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${ttlHours})`))
-    .returning({ key: idempotencyKeys.key });
-  return removed.length;
+export interface PurgeOptions {
+  /** Keys deleted per statement. */
+  batchSize?: number;
+  /** Told how many keys each statement deleted. */
+  onBatch?: (removed: number) => void;
+}
+
+/**
+ * Deletes stored responses older than the retention period, `batchSize` keys per statement until
+ * none is left; returns how many it removed. Batches keep each statement's locks, WAL burst and
+ * duration small, so a backlog (an API that was down for days) never becomes one huge DELETE that
+ * stalls the inserts of `POST /orders`. SKIP LOCKED leaves an expired key that a request is reusing
+ * right now (its upsert holds the row) alone, and lets several API instances purge side by side.
+ */
+export async function purgeExpiredIdempotencyKeys(db: Database, ttlHours: number, { batchSize = 1000, onBatch }: PurgeOptions = {}): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const expired = db
+      .select({ key: idempotencyKeys.key })
+      .from(idempotencyKeys)
+      .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${ttlHours})`))
+      .limit(batchSize)
+      .for('update', { skipLocked: true });
+    const removed = (await db.delete(idempotencyKeys).where(inArray(idempotencyKeys.key, expired)).returning({ key: idempotencyKeys.key })).length;
+    onBatch?.(removed);
+    total += removed;
+    if (removed < batchSize) return total;
+  }
 }

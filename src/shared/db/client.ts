@@ -5,7 +5,7 @@ import * as schema from './schema.ts';
 export interface DbOptions {
   /** Pool size; postgres.js opens connections lazily up to this many. */
   max?: number;
-  /** Seconds to wait for a connection before giving up (health checks want this short). */
+  /** Seconds to wait for a connection before giving up (DATABASE_CONNECT_TIMEOUT_MS): a session killed while it starts can leave a connect hanging, and a request should retry rather than wait. */
   connectTimeoutSeconds?: number;
   /** Shows in pg_stat_activity, so an operator can tell the api's sessions from the workers'. */
   applicationName?: string;

@@ -23,6 +23,12 @@ export const EnvSchema = Type.Object({
     maximum: 600_000,
     description: 'A Redis command with no reply this long fails (and a silent connection is torn down and reopened), so a path that drops packets cannot hang a worker or the relay',
   }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({
+    default: 1000,
+    minimum: 100,
+    maximum: 60_000,
+    description: 'A new PostgreSQL connection that is not ready this long fails (and the request or worker retries); a session killed while starting can otherwise hang a connect',
+  }),
   DATABASE_POOL_SIZE: Type.Integer({
     default: 10,
     minimum: 1,
@@ -142,7 +148,7 @@ export class ConfigError extends Error {
  */
 function toConfig(env: Env) {
   return Object.freeze({
-    database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }),
+    database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000 }),
     redisUrl: env.REDIS_URL,
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,

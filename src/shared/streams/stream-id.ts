@@ -7,6 +7,17 @@ export function compareStreamIds(a: string, b: string): number {
   return 0;
 }
 
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/**
+ * Whether Redis would take `id` as an explicit stream id: `<ms>-<seq>`, each a decimal that fits in
+ * 64 bits unsigned. A longer one makes XRANGE fail with an error, not an empty answer.
+ */
+export function isStreamId(id: string): boolean {
+  const match = /^(\d{1,20})-(\d{1,20})$/.exec(id);
+  return match !== null && BigInt(match[1]!) <= MAX_ID_PART && BigInt(match[2]!) <= MAX_ID_PART;
+}
+
 export function minStreamId(a: string, b: string): string {
   return compareStreamIds(a, b) <= 0 ? a : b;
 }

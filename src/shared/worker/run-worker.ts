@@ -80,7 +80,7 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) 
   const { consumerName } = config.consumer;
   const log = createLogger({ service: spec.service, level: config.logLevel });
   surviveStrayConnectionErrors(log);
-  const { db, close } = createDb(config.database.url, { max: config.database.poolSize, applicationName: spec.service });
+  const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: spec.service });
   const commandTimeoutMs = config.redisCommandTimeoutMs;
   const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}`, log, commandTimeoutMs });
   const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}:read`, log, commandTimeoutMs, blockMs: config.consumer.blockMs });
