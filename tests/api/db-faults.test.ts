@@ -16,10 +16,10 @@ import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 allowSlowTests(120_000);
 
 /**
- * The API rides through PostgreSQL faults: sessions killed under load, and a COMMIT whose answer
+ * The API rides through PostgreSQL faults: sessions killed under load, and a write whose answer
  * never arrives. A real API process on real PostgreSQL; the faults are made by PostgreSQL itself
  * (pg_terminate_backend of the API's sessions) and by a TCP proxy that cuts the connection as the
- * COMMIT's reply comes back.
+ * write's reply comes back.
  */
 let tdb: TestDatabase;
 
@@ -111,7 +111,7 @@ describe('the API under PostgreSQL session kills', () => {
   });
 });
 
-describe('a connection lost while COMMIT is on the wire', () => {
+describe('a connection lost while the order is being written', () => {
   it('finds out on a fresh connection that the order exists and answers 201 with it, never a second order', async () => {
     const target = new URL(tdb.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -119,9 +119,10 @@ describe('a connection lost while COMMIT is on the wire', () => {
       const { api, post } = await spawnApi(`postgres://${target.username}@127.0.0.1:${proxy.port}${target.pathname}`);
       for (const headers of [{}, { 'idempotency-key': `cut-${process.pid}` }] as Record<string, string>[]) {
         const email = `cut-${Object.keys(headers).length}@example.com`;
-        // The server committed and said so; the client never hears it (prepared statements carry no
-        // SQL text after their first use, so the cut is armed on the reply's COMMIT tag).
-        proxy.cutReply((text) => text.includes('COMMIT\0'));
+        // The server wrote the order (one statement, committed on its own) and answers with its priced
+        // lines; the client never hears it. Prepared statements carry no SQL text after their first
+        // use, so the cut is armed on the reply: the first one naming the ordered dish.
+        proxy.cutReply((text) => text.includes('Margherita Pizza'));
         const res = await post(email, headers);
         expect(proxy.cutDone()).toBe(true);
         expect(res.status).toBe(201);

@@ -102,18 +102,19 @@ describe('Idempotency-Key on POST /orders', () => {
   });
 
   describe('while the first request with a key is still in flight', () => {
-    // Holding a lock on `orders` from the test keeps the first request stuck inside its transaction.
+    // Holding a lock on `menu_items` from the test keeps the first request stuck after it claimed the key,
+    // in the statement that prices and writes the order (the claim itself never touches the menu).
     async function withFirstRequestStuck(run: (first: Promise<Response>, key: string, email: string) => Promise<void>) {
       const key = newKey();
       const email = `inflight-${key}@example.com`;
       const reserved = await tdb.sql.reserve();
       await reserved`begin`;
-      await reserved`lock table orders in access exclusive mode`;
+      await reserved`lock table menu_items in access exclusive mode`;
       const first = app.handle(postJson('/orders', { ...order, customerEmail: email }, { 'idempotency-key': key }));
       try {
         await waitFor(
-          async () => (await reserved`select 1 from pg_locks where relation = 'orders'::regclass and not granted`).length > 0,
-          { what: 'the first request to block on the orders table' },
+          async () => (await reserved`select 1 from pg_locks where relation = 'menu_items'::regclass and not granted`).length > 0,
+          { what: 'the first request to block on the menu' },
         );
         await run(first, key, email);
       } finally {
@@ -144,11 +145,14 @@ describe('Idempotency-Key on POST /orders', () => {
       await withFirstRequestStuck(async (stuck, key, mail) => {
         first = stuck;
         email = mail;
-        second = app.handle(postJson('/orders', { ...order, customerEmail: mail }, { 'idempotency-key': key }));
+        let answered = false;
+        second = app.handle(postJson('/orders', { ...order, customerEmail: mail }, { 'idempotency-key': key })).finally(() => (answered = true));
+        // The key row is the lock: held, in progress, by the first request while the second waits on it.
         await waitFor(
-          async () => (await tdb.sql`select 1 from pg_locks where locktype = 'advisory' and not granted`).length > 0,
-          { what: 'the second request to wait for the key' },
+          async () => (await tdb.sql`select 1 from idempotency_keys where key = ${key} and response_status is null and locked_at is not null`).length > 0,
+          { what: 'the first request to hold the key' },
         );
+        expect(answered).toBe(false);
       });
       const [a, b] = await Promise.all([first, second]);
       expect([a.status, b.status]).toEqual([201, 201]);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
+import { Events } from '../../src/shared/pipeline/events.ts';
 import { eq, sql } from 'drizzle-orm';
 import { menuItems, orderItems, orders, outbox } from '../../src/shared/db/schema.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
@@ -234,6 +235,11 @@ describe('the outbox', () => {
       totalCents: '2750',
       items: JSON.stringify([{ menuItemId: 6, quantity: 2, unitPriceCents: 1375 }]),
     });
+    // Written by SQL (the prices are only known there), the fields are exactly what the event codec
+    // writes for the same event, and they decode as a valid event.
+    const event = Events.orderPlaced.fromFields(rows[0]!.fields);
+    expect(Events.orderPlaced.toFields(event)).toEqual(rows[0]!.fields);
+    expect(event).toMatchObject({ eventId: rows[0]!.eventId, payload: { orderId: placed.body.id, totalCents: 2750 } });
   });
 
   it('gets nothing when the order is refused', async () => {

@@ -1,16 +1,11 @@
-import { inArray } from 'drizzle-orm';
-import type { Database, Tx } from '../../shared/db/client.ts';
-import { menuItems, orderItems, orders } from '../../shared/db/schema.ts';
+import type { Database } from '../../shared/db/client.ts';
 import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
-import { Events } from '../../shared/pipeline/events.ts';
-import { orderPlacedEvent } from '../../shared/pipeline/order-events.ts';
-import { addToOutbox } from '../../shared/pipeline/outbox.ts';
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
-import { fingerprintOf, rethrowLockTimeout, runIdempotent, type IdempotentResponse } from './idempotency.ts';
 import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
 import { findOrder } from './get-order.ts';
+import { claimIdempotencyKey, completeIdempotencyKey, fingerprintOf, releaseIdempotencyKey, type IdempotentResponse } from './idempotency.ts';
 import { toOrderView } from './order-view.ts';
-
+import { writeOrder } from './write-order.ts';
 
 /** The same menu item twice becomes one line with the summed quantity; lines come out sorted by menu item id. */
 export function mergeLines(items: readonly OrderLine[]): OrderLine[] {
@@ -29,36 +24,6 @@ export function mergeLines(items: readonly OrderLine[]): OrderLine[] {
   return merged.toSorted((a, b) => a.menuItemId - b.menuItemId);
 }
 
-/** Writes the order and its lines, pricing every line from the menu as it is now. */
-async function createOrder(tx: Tx, orderId: string, lines: OrderLine[], customerEmail: string, requestId: string): Promise<OrderView> {
-  const ids = lines.map((line) => line.menuItemId);
-  const menu = await tx.select().from(menuItems).where(inArray(menuItems.id, ids));
-  const byId = new Map(menu.map((item) => [item.id, item]));
-
-  const unknown = ids.filter((id) => !byId.has(id));
-  if (unknown.length > 0) throw new MenuItemNotFound(unknown);
-  const unavailable = menu.filter((item) => !item.available);
-  if (unavailable.length > 0) throw new MenuItemUnavailable(unavailable);
-
-  const priced = lines.map((line) => {
-    const item = byId.get(line.menuItemId)!;
-    return { ...line, name: item.name, unitPriceCents: item.priceCents };
-  });
-  const totalCents = priced.reduce((sum, line) => sum + line.unitPriceCents * line.quantity, 0);
-
-  const [order] = await tx
-    .insert(orders)
-    .values({ id: orderId, customerEmail, totalCents, requestId })
-    .returning();
-  const items = await tx
-    .insert(orderItems)
-    .values(priced.map((line) => ({ ...line, orderId: order!.id })))
-    .returning();
-  // Same transaction: the order and the news of it commit together or not at all.
-  await addToOutbox(tx, Events.orderPlaced, orderPlacedEvent(order!, items), order!.id);
-  return toOrderView(order!, items, null);
-}
-
 export interface PlaceOrderOptions {
   requestId: string;
   idempotency?: { key: string; ttlHours: number; waitMs: number };
@@ -67,35 +32,50 @@ export interface PlaceOrderOptions {
 }
 
 /**
- * Places an order in one transaction; with an idempotency key, at most once per key.
+ * Places an order: one statement without an Idempotency-Key; with one, three (claim the key, write
+ * the order linked to it, store the response). See write-order.ts and idempotency.ts.
  *
  * A transient database failure (a session killed, a connection reset) is retried within the
- * request. The order id is chosen once, before the first try: when a connection is lost while
- * COMMIT is on the wire, nobody can say whether the order committed, so every retry first looks
- * for it on a fresh connection, and answers with it if it is there. Never two orders, and never a
+ * request. The order id is chosen once, before the first try: when a connection is lost while the
+ * write is on the wire, nobody can say whether it committed, so every retry first looks for the
+ * order on a fresh connection, and answers with it if it is there. Never two orders, and never a
  * 5xx for an order that exists.
  */
-export async function placeOrder(
-  db: Database,
-  input: PlaceOrderBody,
-  { requestId, idempotency, retry }: PlaceOrderOptions,
-): Promise<IdempotentResponse<OrderView>> {
+export async function placeOrder(db: Database, input: PlaceOrderBody, { requestId, idempotency, retry }: PlaceOrderOptions): Promise<IdempotentResponse<OrderView>> {
+  const pg = db.$client;
   const lines = mergeLines(input.items);
   const orderId = Bun.randomUUIDv7();
-  const create = async (tx: Tx) => {
-    const order = await createOrder(tx, orderId, lines, input.customerEmail, requestId);
-    return { status: 201, body: order, orderId: order.id };
-  };
+  const eventId = crypto.randomUUID();
+  const occurredAt = new Date();
+  const key = idempotency?.key;
   const fingerprint = idempotency && fingerprintOf({ customerEmail: input.customerEmail, lines });
+
+  const created = async (order: OrderView): Promise<IdempotentResponse<OrderView>> => {
+    if (key) await completeIdempotencyKey(pg, key, order.id, 201, order);
+    return { status: 201, body: order, replayed: false };
+  };
+
   return withDbRetry(async (attempt) => {
     if (attempt > 1) {
       const committed = await findOrder(db, orderId);
-      if (committed) return { status: 201, body: committed, replayed: false };
+      if (committed) return created(committed);
     }
-    if (!idempotency || !fingerprint) {
-      const created = await db.transaction(create);
-      return { status: created.status, body: created.body, replayed: false };
+    if (idempotency && fingerprint) {
+      const claim = await claimIdempotencyKey<OrderView>(pg, { ...idempotency, fingerprint, holder: orderId });
+      if (claim.kind === 'replay') return { status: claim.status, body: claim.body, replayed: true };
+      if (claim.kind === 'orphaned') {
+        // Its request wrote the order and died before storing the answer: store it now, from the order.
+        const order = (await findOrder(db, claim.orderId))!;
+        await completeIdempotencyKey(pg, idempotency.key, order.id, 201, order);
+        return { status: 201, body: order, replayed: true };
+      }
     }
-    return db.transaction((tx) => runIdempotent(tx, { ...idempotency, fingerprint }, () => create(tx))).catch(rethrowLockTimeout);
+    const result = await writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, requestId, eventId, occurredAt, idempotencyKey: key });
+    if (!result.written) {
+      if (key) await releaseIdempotencyKey(pg, key);
+      if (result.unknown.length > 0) throw new MenuItemNotFound(result.unknown);
+      throw new MenuItemUnavailable(result.unavailable);
+    }
+    return created(toOrderView(result.order, result.items, null));
   }, retry);
 }

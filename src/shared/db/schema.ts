@@ -111,9 +111,11 @@ export const paymentAttempts = pgTable(
 );
 
 /**
- * Stored responses of `POST /orders` by Idempotency-Key. The row is inserted in the same
- * transaction as the order, so while that transaction is open its uncommitted row *is* the
- * "in progress" marker: a second request with the key blocks on it and then replays it.
+ * `POST /orders` by Idempotency-Key, Stripe's design: the key row itself is the lock. A request
+ * claims the key by inserting its row (in progress: no response yet, `locked_at` set), links the
+ * order to it in the same statement that writes the order, then stores the response. A second
+ * request with the key finds the row: it replays a stored response, or waits while one is in
+ * progress. A row abandoned before any order (its request died) is taken over after a while.
  */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
@@ -121,13 +123,20 @@ export const idempotencyKeys = pgTable(
     key: text('key').primaryKey(),
     // sha256 of the normalised request body; the same key with another body is refused.
     requestFingerprint: text('request_fingerprint').notNull(),
-    responseStatus: integer('response_status').notNull(),
-    responseBody: jsonb('response_body').notNull(),
+    // Both null while the first request with this key is in progress.
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    // Set in the statement that writes the order: a key is never linked to two orders.
     orderId: uuid('order_id').references(() => orders.id, { onDelete: 'cascade' }),
+    // When the request now holding the key claimed it, and the order id that request will write: a
+    // request that retries after a lost reply recognises its own claim by it.
+    lockedAt: timestamp('locked_at', { withTimezone: true, mode: 'date' }),
+    lockedBy: uuid('locked_by'),
     createdAt: createdAt(),
   },
   (table) => [
     check('idempotency_keys_key_length', sql`char_length(${table.key}) between 1 and 255`),
+    check('idempotency_keys_response_whole', sql`(${table.responseStatus} is null) = (${table.responseBody} is null)`),
     index('idempotency_keys_created_at_idx').on(table.createdAt),
   ],
 );

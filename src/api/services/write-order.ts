@@ -1,0 +1,102 @@
+import type { Sql } from 'postgres';
+import type { Order, OrderItem } from '../../shared/db/schema.ts';
+import { Events } from '../../shared/pipeline/events.ts';
+import type { OrderLine } from '../models/order.ts';
+
+export interface OrderToWrite {
+  orderId: string;
+  lines: OrderLine[];
+  customerEmail: string;
+  requestId: string;
+  /** The `orders.placed` event's id and time, chosen by the caller. */
+  eventId: string;
+  occurredAt: Date;
+  /** The Idempotency-Key this request holds, linked to the order in the same statement. */
+  idempotencyKey?: string;
+}
+
+interface PricedRow {
+  menu_item_id: number;
+  name: string | null;
+  quantity: number;
+  price_cents: number | null;
+  available: boolean | null;
+  total_cents: number | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+}
+
+export type WriteResult =
+  | { written: true; order: Order; items: OrderItem[] }
+  | { written: false; unknown: number[]; unavailable: { id: number; name: string }[] };
+
+/**
+ * Writes an order in ONE statement, one round trip (prepared by postgres.js on each connection):
+ * every line priced by joining the menu as it is now, the order, its items, its `orders.placed`
+ * outbox row, and (with a key) the key's link to the order. Nothing is written when a menu item
+ * is unknown or unavailable; the rows that say which come back instead. The statement is atomic,
+ * so no transaction (no BEGIN, no COMMIT) is needed.
+ *
+ * The outbox row's fields are built here, in SQL, because the prices are only known here; they are
+ * the same fields Events.orderPlaced.toFields writes (a test decodes both and compares them).
+ */
+export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteResult> {
+  const { type, stream } = Events.orderPlaced;
+  const rows = await sql<PricedRow[]>`
+    with lines as (
+      select * from unnest(${order.lines.map((l) => l.menuItemId)}::int[], ${order.lines.map((l) => l.quantity)}::int[]) as l(menu_item_id, quantity)
+    ),
+    priced as (
+      select l.menu_item_id, l.quantity, m.name, m.price_cents, m.available
+      from lines l left join menu_items m on m.id = l.menu_item_id
+    ),
+    placed as (
+      insert into orders (id, customer_email, total_cents, request_id)
+      select ${order.orderId}, ${order.customerEmail}, sum(price_cents * quantity)::int, ${order.requestId} from priced
+      having bool_and(coalesce(available, false))
+      returning id, total_cents, created_at, updated_at
+    ),
+    items as (
+      insert into order_items (order_id, menu_item_id, name, quantity, unit_price_cents)
+      select p.id, l.menu_item_id, l.name, l.quantity, l.price_cents from priced l cross join placed p
+    ),
+    announced as (
+      insert into outbox (event_id, event_type, stream, order_id, fields)
+      select ${order.eventId}, ${type}, ${stream}, p.id, jsonb_build_object(
+        'eventId', ${order.eventId}::text, 'type', ${type}::text, 'occurredAt', ${order.occurredAt.toISOString()}::text,
+        'requestId', ${order.requestId}::text, 'orderId', p.id::text, 'customerEmail', ${order.customerEmail}::text,
+        'totalCents', p.total_cents::text,
+        -- Compact, exactly as JSON.stringify writes it (every value is an integer).
+        'items', (select '[' || string_agg(format('{"menuItemId":%s,"quantity":%s,"unitPriceCents":%s}', menu_item_id, quantity, price_cents), ',' order by menu_item_id) || ']' from priced))
+      from placed p
+    ),
+    keyed as (
+      update idempotency_keys k set order_id = p.id from placed p where k.key = ${order.idempotencyKey ?? null}::text
+    )
+    select l.menu_item_id, l.name, l.quantity, l.price_cents, l.available, p.total_cents, p.created_at, p.updated_at
+    from priced l left join placed p on true
+    order by l.menu_item_id`;
+
+  const placed = rows[0]?.created_at ? rows[0] : undefined;
+  if (!placed) {
+    return {
+      written: false,
+      unknown: rows.filter((row) => row.name === null).map((row) => row.menu_item_id),
+      unavailable: rows.filter((row) => row.name !== null && !row.available).map((row) => ({ id: row.menu_item_id, name: row.name! })),
+    };
+  }
+  return {
+    written: true,
+    order: {
+      id: order.orderId,
+      customerEmail: order.customerEmail,
+      status: 'processing',
+      totalCents: placed.total_cents!,
+      requestId: order.requestId,
+      createdAt: new Date(placed.created_at!),
+      updatedAt: new Date(placed.updated_at!),
+      notifiedAt: null,
+    },
+    items: rows.map((row) => ({ orderId: order.orderId, menuItemId: row.menu_item_id, name: row.name!, quantity: row.quantity, unitPriceCents: row.price_cents! })),
+  };
+}
