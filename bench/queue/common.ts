@@ -10,6 +10,8 @@ export interface ContenderResult {
   processSeconds: number;
   enqueuePerSecond: number;
   processedPerSecond: number;
+  /** The runners only: how long `stop()` took after the last acknowledgement (not in processSeconds). */
+  stopSeconds?: number;
 }
 
 export function contenderArgs() {
@@ -57,6 +59,21 @@ export async function fillStream(redis: Redis, stream: string, count: number): P
     await pipeline.exec();
   }
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * Resolves once nothing is pending in the group: every entry handled and its XACK applied by Redis.
+ * The runners' clock stops here, as the bare loop's stops after its last XACK; `stop()` comes after,
+ * because it waits for the read blocked at that moment (up to blockMs), which is shutdown, not throughput.
+ */
+export async function waitUntilAcknowledged(redis: Redis, stream: string, group: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const [pending] = (await redis.xpending(stream, group)) as [number];
+    if (Number(pending) === 0) return;
+    if (performance.now() > deadline) throw new Error(`${pending} entries still pending after ${timeoutMs} ms`);
+    await Bun.sleep(0);
+  }
 }
 
 export function report(result: Omit<ContenderResult, 'enqueuePerSecond' | 'processedPerSecond'>): void {

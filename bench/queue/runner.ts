@@ -4,7 +4,7 @@ import { Events } from '../../src/shared/pipeline/events.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createRedis, waitUntilReady } from '../../src/shared/runtime/redis.ts';
 import { createConsumer } from '../../src/shared/streams/consumer.ts';
-import { contenderArgs, fillStream, report } from './common.ts';
+import { contenderArgs, fillStream, report, waitUntilAcknowledged } from './common.ts';
 
 const { messages, concurrency, prefix, redisUrl } = contenderArgs();
 const log = createLogger({ service: 'bench', level: 'warn' });
@@ -44,13 +44,14 @@ const consumer = createConsumer({
 const started = performance.now();
 void consumer.start();
 await done;
-// Counted once every acknowledgement is flushed, like the bare loop's last XACK.
-await consumer.stop(10_000);
+// Counted once every acknowledgement is applied, like the bare loop's last XACK.
+await waitUntilAcknowledged(setup, stream, 'bench');
 const processSeconds = (performance.now() - started) / 1000;
-const [pending] = (await setup.xpending(stream, 'bench')) as [number];
-if (Number(pending) !== 0) throw new Error(`runner left ${pending} entries pending`);
+const stopStarted = performance.now();
+await consumer.stop(10_000);
+const stopSeconds = (performance.now() - stopStarted) / 1000;
 await setup.del(stream, `${stream}.dlq`);
 setup.disconnect();
 redis.disconnect();
 blockingRedis.disconnect();
-report({ name: 'runner', messages, enqueueSeconds, processSeconds });
+report({ name: 'runner', messages, enqueueSeconds, processSeconds, stopSeconds });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'bun:test';
 import fc from 'fast-check';
 import { backoffDelay } from '../../src/shared/streams/backoff.ts';
 import { decideClaimed, decideFailure, type FailureKind } from '../../src/shared/streams/failure-policy.ts';
+import { createFieldsReader } from '../../src/shared/streams/fields-reader.ts';
 import {
   apply,
   initialState,
@@ -11,6 +12,7 @@ import {
   type RunnerState,
   type RunnerStep,
 } from '../../src/shared/streams/runner-machine.ts';
+import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 
 /**
  * The runner's pure core driven by random sequences. A small model plays the world: it answers each
@@ -24,6 +26,8 @@ type WorldEvent =
   | { kind: 'redis-error' }
   | { kind: 'nogroup' }
   | { kind: 'finish'; how: 'ok' | 'dead-lettered' | 'left-pending' | 'transient' }
+  /** A batch handler's batch ends: up to `count` running entries finish together. */
+  | { kind: 'finish-batch'; count: number; ok: boolean }
   | { kind: 'probe'; ok: boolean }
   | { kind: 'tick'; ms: number }
   | { kind: 'gate'; ms: number }
@@ -37,6 +41,7 @@ const worldEvent: fc.Arbitrary<WorldEvent> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({ kind: fc.constant('finish' as const), how: fc.constantFrom('ok' as const, 'dead-lettered' as const, 'left-pending' as const, 'transient' as const) }),
   },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('finish-batch' as const), count: fc.nat({ max: 300 }), ok: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('probe' as const), ok: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.nat({ max: 20_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('gate' as const), ms: fc.nat({ max: 5000 }) }) },
@@ -99,6 +104,10 @@ function simulate(limits: RunnerLimits, events: WorldEvent[], check: (before: Ru
               ? apply(state, { type: 'entry-transient', error: 'ECONNREFUSED' }, limits, now)
               : apply(state, { type: 'entry-done', ok: event.how === 'ok' }, limits, now);
         }
+        break;
+      case 'finish-batch':
+        // The shell reports only entries it ran: never more than are running or read ahead.
+        state = apply(state, { type: 'entries-done', count: Math.min(event.count, state.held - state.awaiting), ok: event.ok }, limits, now);
         break;
       case 'probe':
         if (step.kind === 'probe') state = apply(state, event.ok ? { type: 'probe-ok' } : { type: 'probe-failed', error: 'down' }, limits, now);
@@ -221,6 +230,21 @@ describe('the runner state machine', () => {
     );
   });
 
+  it('treats a batch of n finished entries exactly as n entries finishing one by one', () => {
+    fc.assert(
+      fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), fc.nat({ max: 300 }), fc.boolean(), (options, events, count, ok) => {
+        const limits = runnerLimits(options);
+        simulate(limits, events, (_before, _step, _event, after, now) => {
+          const n = Math.min(count, after.held - after.awaiting);
+          let oneByOne = after;
+          for (let i = 0; i < n; i++) oneByOne = apply(oneByOne, { type: 'entry-done', ok }, limits, now);
+          expect(apply(after, { type: 'entries-done', count: n, ok }, limits, now)).toEqual(oneByOne);
+        });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('never blocks a read past the next claim, so abandoned entries are taken over on time', () => {
     fc.assert(
       fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), (options, events) => {
@@ -256,6 +280,24 @@ describe('the failure policy', () => {
       fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 100 }), (deliveries, max) => {
         expect(decideClaimed(deliveries, max)).toBe(deliveries > max ? 'dead-letter' : 'process');
       }),
+    );
+  });
+});
+
+describe('the entry fields reader', () => {
+  it('reads every entry as fieldsToRecord does, whatever names the entries before it had', () => {
+    // Few names, so entries often share them (the reader's fast path) and sometimes do not.
+    const flat = fc.array(fc.tuple(fc.constantFrom('eventId', 'type', 'orderId', 'items', '__proto__', 'x'), fc.string({ maxLength: 5 })), { maxLength: 8 });
+    fc.assert(
+      fc.property(fc.array(flat, { maxLength: 30 }), (entries) => {
+        const read = createFieldsReader();
+        for (const pairs of entries) {
+          // Fresh strings, as Redis replies give: equal to the kept names, never the same objects.
+          const fields = pairs.flatMap(([name, value]) => [`${name} `.slice(0, -1), value]);
+          expect(read(fields)).toEqual(fieldsToRecord(fields));
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -5,6 +5,7 @@ import { classifyFailure, decideClaimed, decideFailure } from './failure-policy.
 import type { StreamLogger } from './logger.ts';
 import { isNoGroupError, type Redis } from './redis.ts';
 import { apply, initialState, nextStep, runnerLimits, type RunnerEvent, type RunnerPhase, type RunnerStep } from './runner-machine.ts';
+import { createFieldsReader } from './fields-reader.ts';
 import { fieldsToRecord } from './stream-id.ts';
 import { trimAcknowledged } from './trim.ts';
 
@@ -125,6 +126,13 @@ export interface Consumer {
   status(): ConsumerStatus;
 }
 
+/** An entry ready for the handler: its message, and its fields in case it must be dead-lettered. */
+interface Decoded<Message> {
+  entry: Entry;
+  message: Message;
+  fields: Record<string, string>;
+}
+
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -147,6 +155,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   const limits = runnerLimits(options);
   const commands = streamCommands(redis, options.blockingRedis, { stream, group, consumer: consumerName });
   const acks = createAckBatcher({ redis, stream, group, log });
+  const readFields = createFieldsReader();
   const handleBatch = options.handleBatch;
   const handleOne = options.handle;
 
@@ -156,8 +165,16 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   let claimCursor = '0-0';
   // Read, not yet handed to the handler.
   const buffer: Entry[] = [];
+  // Returned by the last read, not taken yet (counted as held already).
+  let justRead: Entry[] = [];
+  const takeJustRead = () => {
+    const entries = justRead;
+    justRead = [];
+    return entries;
+  };
   // Entries handed to the handler and not finished yet.
   let running = 0;
+  let dispatching = false;
   // Failed while a dependency was away: still pending for us, retried once it is back.
   const awaiting = new Map<string, Entry>();
   // Every entry in memory (buffered, running, awaiting), so our own XAUTOCLAIM, which also returns
@@ -186,6 +203,10 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   function finished(entry: Entry, ok: boolean) {
     held.delete(entry.id);
     update({ type: 'entry-done', ok });
+    wakeIfRoom();
+  }
+
+  function wakeIfRoom() {
     if (wake && (state.phase === 'draining' || limits.capacity - state.held >= limits.readWhenRoom)) wake();
   }
 
@@ -222,23 +243,27 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     finished(entry, false);
   }
 
-  /** Decodes an entry; a deleted one is acknowledged, an invalid one dead-lettered. Returns undefined when it needs no handler. */
-  async function decodeEntry(entry: Entry): Promise<{ message: Message; fields: Record<string, string> } | undefined> {
+  /**
+   * Decodes an entry for the handler. One that needs no handler is settled here: a deleted one is
+   * acknowledged (returns undefined), an invalid one dead-lettered (returns that, to await). Not
+   * async, so a valid entry, the common case, costs no promise and no microtask.
+   */
+  function decodeEntry(entry: Entry): Decoded<Message> | Promise<void> | undefined {
     // XAUTOCLAIM hands back a nil body for an entry deleted while it was pending: nothing left to do.
     if (entry.flat === null) {
       acks.add(entry.id);
       finished(entry, true);
       return undefined;
     }
-    const fields = fieldsToRecord(entry.flat);
+    const fields = readFields(entry.flat);
+    let message: Message;
     try {
-      return { message: options.decode(fields), fields };
+      message = options.decode(fields);
     } catch (error) {
       counts.failed++;
-      await sendToDeadLetter(entry, fields, describe(error));
-      finished(entry, false);
-      return undefined;
+      return sendToDeadLetter(entry, fields, describe(error)).then(() => finished(entry, false));
     }
+    return { entry, message, fields };
   }
 
   function succeeded(entry: Entry, started: number) {
@@ -249,24 +274,32 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   }
 
   async function runOne(entry: Entry): Promise<void> {
-    const started = performance.now();
-    const decoded = await decodeEntry(entry);
-    if (!decoded) return;
-    const meta = { id: entry.id, deliveries: entry.deliveries };
     try {
-      await handleOne!(decoded.message, meta);
-      succeeded(entry, started);
-    } catch (error) {
-      await failedOn(entry, decoded.fields, error, { ...options.logContext?.(decoded.message), entry_id: entry.id, deliveries: entry.deliveries });
+      const started = performance.now();
+      const decoded = decodeEntry(entry);
+      if (decoded === undefined) return;
+      if (decoded instanceof Promise) return await decoded;
+      try {
+        await handleOne!(decoded.message, { id: entry.id, deliveries: entry.deliveries });
+        succeeded(entry, started);
+      } catch (error) {
+        await failedOn(entry, decoded.fields, error, { ...options.logContext?.(decoded.message), entry_id: entry.id, deliveries: entry.deliveries });
+      }
+    } finally {
+      // Here, not in a .finally() around the call: that is one more promise and closure per entry.
+      running--;
+      dispatch();
     }
   }
 
   async function runBatch(entries: Entry[]): Promise<void> {
     const started = performance.now();
-    const valid: { entry: Entry; message: Message; fields: Record<string, string> }[] = [];
+    const valid: Decoded<Message>[] = [];
     for (const entry of entries) {
-      const decoded = await decodeEntry(entry);
-      if (decoded) valid.push({ entry, ...decoded });
+      const decoded = decodeEntry(entry);
+      // An invalid entry is dead-lettered before the handler sees the rest, one at a time.
+      if (decoded instanceof Promise) await decoded;
+      else if (decoded !== undefined) valid.push(decoded);
     }
     if (valid.length === 0) return;
     let result: BatchResult | void;
@@ -278,7 +311,19 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       }
       return;
     }
-    const failures = new Map((result?.failed ?? []).map(({ id, error }) => [id, error]));
+    if (!result?.failed?.length) {
+      // Every entry succeeded, the common case: one machine event for the batch, not one per entry.
+      const seconds = (performance.now() - started) / 1000;
+      for (const { entry } of valid) {
+        counts.processed++;
+        acks.add(entry.id);
+        options.observer?.processed(seconds);
+        held.delete(entry.id);
+      }
+      update({ type: 'entries-done', count: valid.length, ok: true });
+      return wakeIfRoom();
+    }
+    const failures = new Map(result.failed.map(({ id, error }) => [id, error]));
     for (const { entry, message, fields } of valid) {
       if (failures.has(entry.id)) {
         await failedOn(entry, fields, failures.get(entry.id), { ...options.logContext?.(message), entry_id: entry.id, deliveries: entry.deliveries });
@@ -290,11 +335,29 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
 
   /** Hands buffered entries to the handler while fewer than `concurrency` run: one at a time, or in batches. */
   function dispatch() {
+    // An entry that needs no handler (deleted, say) finishes inside runOne's call below and dispatches
+    // again: the loop already running here takes its slot, rather than a call nested per such entry.
+    if (dispatching) return;
+    dispatching = true;
+    try {
+      dispatchWhileRoom();
+    } finally {
+      dispatching = false;
+    }
+  }
+
+  function dispatchWhileRoom() {
     while (running < limits.concurrency && buffer.length > 0) {
-      const size = handleBatch ? Math.min(buffer.length, limits.concurrency - running, options.batchSize) : 1;
+      if (!handleBatch) {
+        // shift(), not splice(0, 1): no array per entry. runOne frees its slot and dispatches again itself.
+        running++;
+        void runOne(buffer.shift()!);
+        continue;
+      }
+      const size = Math.min(buffer.length, limits.concurrency - running, options.batchSize);
       const entries = buffer.splice(0, size);
       running += size;
-      void (handleBatch ? runBatch(entries) : runOne(entries[0]!)).finally(() => {
+      void runBatch(entries).finally(() => {
         running -= size;
         dispatch();
       });
@@ -372,7 +435,9 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
         const entries = await commands.readNew(step.count, step.blockMs);
         if (!state.redisOk && state.lastError) log.info('reading again');
         update({ type: 'read', count: entries.length });
-        return take(entries);
+        // Taken by the loop once its next command is on the wire (see run()).
+        justRead = entries;
+        return;
       }
     }
   }
@@ -380,9 +445,14 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   async function run() {
     for (;;) {
       const step = nextStep(state, limits, now(), state.phase === 'running' || state.phase === 'paused' ? (options.gate?.() ?? 0) : 0);
-      if (step.kind === 'exit') return;
+      if (step.kind === 'exit') return take(takeJustRead());
+      const performing = perform(step);
+      // What the last read returned is handed to the handlers only now, with the next command (the next
+      // read, usually) already sent: Redis serves it while they run. Handled first, the next read would
+      // wait for them, and Redis for it; the client's CPU is the bottleneck, not Redis.
+      take(takeJustRead());
       try {
-        await perform(step);
+        await performing;
       } catch (error) {
         const noGroup = isNoGroupError(error);
         update({ type: 'redis-error', error: describe(error), noGroup });

@@ -80,6 +80,8 @@ export type RunnerEvent =
   | { type: 'trimmed' }
   /** An entry left memory: acknowledged (`ok`), dead-lettered, or left pending for a later delivery. */
   | { type: 'entry-done'; ok: boolean }
+  /** `count` entries left memory with the same outcome: the same as `count` entry-done events, in one step (a batch handler's batch). */
+  | { type: 'entries-done'; count: number; ok: boolean }
   /** An entry failed because a dependency was away; it stays pending and in memory. */
   | { type: 'entry-transient'; error: string }
   /** Of the awaiting entries retried, `owned` were still ours (run again), `lost` were not (someone else took them). */
@@ -146,9 +148,11 @@ export function nextStep(state: RunnerState, limits: RunnerLimits, now: number, 
   return { kind: 'read', count, blockMs: Math.max(1, Math.min(limits.blockMs, state.nextClaimAt - now)) };
 }
 
+// One shared object, not one per apply(): apply runs for every entry that finishes.
+const redisAnswered = Object.freeze({ redisOk: true, failuresInARow: 0, lastError: undefined, retryAt: 0 });
+
 /** The state after `event`, at time `now`. `random` feeds the backoff jitter. */
 export function apply(state: RunnerState, event: RunnerEvent, limits: RunnerLimits, now: number, random: () => number = Math.random): RunnerState {
-  const redisAnswered = { redisOk: true, failuresInARow: 0, lastError: undefined, retryAt: 0 };
   switch (event.type) {
     case 'group-ready':
       return { ...state, ...redisAnswered, phase: state.phase === 'draining' || state.phase === 'stopped' ? state.phase : 'running', held: state.held + event.resumed };
@@ -160,6 +164,8 @@ export function apply(state: RunnerState, event: RunnerEvent, limits: RunnerLimi
       return { ...state, ...redisAnswered, nextTrimAt: now + (limits.trimEveryMs ?? 0) };
     case 'entry-done':
       return { ...state, held: Math.max(state.awaiting, state.held - 1), pausesInARow: event.ok ? 0 : state.pausesInARow };
+    case 'entries-done':
+      return { ...state, held: Math.max(state.awaiting, state.held - Math.max(0, event.count)), pausesInARow: event.ok && event.count > 0 ? 0 : state.pausesInARow };
     case 'entry-transient': {
       const awaiting = Math.min(state.held, state.awaiting + 1);
       if (state.phase === 'draining' || state.phase === 'stopped') {
