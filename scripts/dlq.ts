@@ -36,8 +36,8 @@ if (!command || !['list', 'show', 'replay', 'purge'].includes(command)) {
 }
 
 const config = loadConfigOrExit(Bun.env);
-const redis = await connectOrExit(config.redisUrl);
-const deadLetters = createDeadLetters(redis, config.streamPrefix);
+const redis = await connectOrExit(config);
+const deadLetters = createDeadLetters(redis, config.streamPrefix, config.partitions.count);
 const stream = typeof values.stream === 'string' ? values.stream : undefined;
 const target = (): { id: string } | { all: true; stream?: string } => {
   if (values.all) return { all: true, stream };

@@ -7,9 +7,9 @@ import { connectOrExit } from './lib/cli-redis.ts';
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { json: { type: 'boolean', default: false } } });
 const config = loadConfigOrExit(Bun.env);
-const redis = await connectOrExit(config.redisUrl);
+const redis = await connectOrExit(config);
 const { db, close } = createDb(config.database.url, { max: 1, applicationName: 'streams-cli' });
-const report = await startOrExit(config, () => pipelineReport({ redis, db, prefix: config.streamPrefix }));
+const report = await startOrExit(config, () => pipelineReport({ redis, db, prefix: config.streamPrefix, partitions: config.partitions.count }));
 redis.disconnect();
 await close();
 
@@ -45,6 +45,12 @@ for (const stream of report.streams) {
     for (const consumer of group.consumers) {
       console.log(`consumer ${consumer.name} (${group.name} on ${stream.key}): ${consumer.pending} pending, idle ${ms(consumer.idleMs)}`);
     }
+  }
+}
+if (report.streams.some((stream) => stream.partition !== null)) {
+  console.log('');
+  for (const total of report.totals) {
+    console.log(`total ${total.stream} over ${total.partitions} partitions: length ${total.length}, pending ${total.pending}, lag ${total.lag ?? '?'}, dead letters ${total.deadLetters}`);
   }
 }
 console.log(`dead letters: ${report.deadLetters.map((d) => `${d.key} ${d.length}`).join(', ')}`);

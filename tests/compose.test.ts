@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Redis from 'ioredis';
 import { EnvSchema, loadConfig } from '../src/shared/runtime/config.ts';
+import { loadPrometheusConfig } from './helpers/monitoring.ts';
 import { freePort } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
@@ -140,5 +141,77 @@ describe('compose.yaml', () => {
       await proc.exited;
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('compose.yaml, the observability profile', () => {
+  const observability = ['prometheus', 'grafana', 'jaeger'];
+  /** `./host/path:/container/path[:ro]` bind mounts of a service, as [host path, container path]. */
+  const binds = (name: string): [string, string][] =>
+    ((services[name]!.volumes ?? []) as string[]).filter((volume) => volume.startsWith('./')).map((volume) => volume.split(':').slice(0, 2) as [string, string]);
+  const mountOf = (name: string, hostPath: string) => binds(name).find(([host]) => host === hostPath)?.[1];
+  const containerPorts = (name: string) => (services[name]!.ports as string[]).map((mapping) => Number(mapping.split(':').at(-1)));
+
+  it('runs Prometheus, Grafana and Jaeger only with --profile observability, and the rest without it', () => {
+    const profiled = Object.entries(services).filter(([, service]) => service.profiles).map(([name]) => name);
+    expect(profiled.toSorted()).toEqual(observability.toSorted());
+    for (const name of observability) expect(services[name]!.profiles).toEqual(['observability']);
+  });
+
+  it('mounts files that exist in the repository', () => {
+    const mounted = observability.flatMap(binds);
+    expect(mounted.length).toBeGreaterThanOrEqual(4);
+    for (const [host] of mounted) expect(existsSync(new URL(host, root)) ? host : `${host} does not exist`).toBe(host);
+  });
+
+  it('gives Prometheus its config where its command reads it, and the rules where the config points', async () => {
+    const configPath = (services.prometheus!.command as string[]).find((arg) => arg.startsWith('--config.file='))!.split('=')[1]!;
+    expect(mountOf('prometheus', './monitoring/prometheus.yml')).toBe(configPath);
+    const config = await loadPrometheusConfig();
+    for (const pattern of config.rule_files) expect(mountOf('prometheus', `./monitoring/${dirname(pattern)}`)).toBe(join(dirname(configPath), dirname(pattern)));
+  });
+
+  it('scrapes every process of ours on the port it listens on, each replica on its own', async () => {
+    const config = await loadPrometheusConfig();
+    const scraped = new Map(config.scrape_configs.flatMap((job) => (job.dns_sd_configs ?? []).flatMap((sd) => sd.names.map((host) => [host, sd.port] as const))));
+    expect(scraped.get('api')).toBe(loadConfig(services.api!.environment).api.port);
+    for (const name of ['payment', 'notify']) expect(scraped.get(name)).toBe(loadConfig(services[name]!.environment).healthPort!);
+    // Nothing else, and by DNS (every replica of `--scale payment=3`), never one fixed target.
+    expect([...scraped.keys()].toSorted()).toEqual(['api', 'notify', 'payment']);
+    for (const job of config.scrape_configs) expect(job.static_configs).toBeUndefined();
+  });
+
+  it('provisions Grafana with the compose Prometheus and Jaeger, and the dashboard folder where the provider looks', async () => {
+    const provisioning = mountOf('grafana', './monitoring/grafana/provisioning');
+    expect(provisioning).toBe('/etc/grafana/provisioning');
+    const sources = Bun.YAML.parse(await Bun.file(new URL('monitoring/grafana/provisioning/datasources/datasources.yaml', root)).text()) as {
+      datasources: { type: string; url: string }[];
+    };
+    for (const source of sources.datasources) {
+      const url = new URL(source.url);
+      expect(Object.keys(services)).toContain(url.hostname);
+      expect(containerPorts(url.hostname)).toContain(Number(url.port));
+    }
+    expect(sources.datasources.map((source) => source.type).toSorted()).toEqual(['jaeger', 'prometheus']);
+    const providers = Bun.YAML.parse(await Bun.file(new URL('monitoring/grafana/provisioning/dashboards/dashboards.yaml', root)).text()) as {
+      providers: { options: { path: string } }[];
+    };
+    const dashboards = mountOf('grafana', './monitoring/grafana/dashboards')!;
+    expect(providers.providers.map((provider) => provider.options.path)).toEqual([dashboards]);
+    const home: string = services.grafana!.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    expect(dirname(home)).toBe(dashboards);
+    expect(existsSync(new URL(`monitoring/grafana/dashboards/${home.slice(dashboards.length + 1)}`, root))).toBe(true);
+  });
+
+  it('runs a trace backend that takes OTLP over gRPC and HTTP', () => {
+    expect(services.jaeger!.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+    expect(containerPorts('jaeger')).toEqual(expect.arrayContaining([4317, 4318, 16686]));
+  });
+
+  it('publishes their ports on the loopback interface only, none of them the API port', () => {
+    for (const name of observability) {
+      for (const mapping of services[name]!.ports as string[]) expect(mapping).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+    expect((services.grafana!.ports as string[]).some((mapping) => mapping.startsWith('127.0.0.1:3000:'))).toBe(false);
   });
 });

@@ -1,19 +1,28 @@
-import Redis from 'ioredis';
 import { redactUrl } from '../../src/shared/db/connection-error.ts';
+import type { Config } from '../../src/shared/runtime/config.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createRedisClient, waitUntilReady, type Redis } from '../../src/shared/runtime/redis.ts';
 import { exitWith } from '../../src/shared/runtime/startup.ts';
 
-/** One connection for a command-line tool: no retries, and a clear line instead of a stack when Redis is not there. */
-export async function connectOrExit(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
-  redis.on('error', () => {});
+// A tool prints its own one-line error; the connection's reconnect warnings would only repeat it.
+const quiet = createLogger({ service: 'cli', level: 'silent' });
+
+/**
+ * One connection for a command-line tool, to one Redis or the cluster (REDIS_CLUSTER_NODES): a clear
+ * line naming the setting, instead of a stack, when it is not there.
+ */
+export async function connectOrExit(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): Promise<Redis> {
+  const redis = createRedisClient({ url: config.redisUrl, clusterNodes: config.redisClusterNodes }, { connectionName: 'cli', log: quiet, commandTimeoutMs: 3000 });
   try {
-    await redis.connect();
+    if (!(await waitUntilReady(redis, 3000))) throw new Error('no answer within 3 s');
     await redis.ping();
     return redis;
   } catch (error) {
     redis.disconnect();
     exitWith(
-      `Cannot reach Redis at ${redactUrl(url)} (${(error as Error).message}). Start one with \`redis-server --daemonize yes\` or \`docker compose up -d redis\`, or set REDIS_URL.`,
+      config.redisClusterNodes
+        ? `Cannot reach the Redis Cluster at REDIS_CLUSTER_NODES=${config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',')} (${(error as Error).message}).`
+        : `Cannot reach Redis at ${redactUrl(config.redisUrl)} (${(error as Error).message}). Start one with \`redis-server --daemonize yes\` or \`docker compose up -d redis\`, or set REDIS_URL.`,
     );
   }
 }

@@ -2,6 +2,7 @@ import type { Config } from '../shared/runtime/config.ts';
 import type { Database } from '../shared/db/client.ts';
 import type { HealthCheck } from '../shared/runtime/health.ts';
 import type { Logger } from '../shared/runtime/log.ts';
+import type { ShutdownFlag } from '../shared/runtime/probes.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { Redis } from '../shared/runtime/redis.ts';
 
@@ -11,10 +12,14 @@ export interface AppDeps {
   log: Logger;
   config: Config['api'];
   healthChecks: Record<string, HealthCheck>;
+  /** What /health/ready asks (default: healthChecks); main.ts leaves Redis out, since orders are taken while it is away. */
+  readinessChecks?: Record<string, HealthCheck>;
   /** Where the operations page and admin endpoints read streams and dead letters; without it they answer 503. */
-  ops?: { redis: Redis; prefix: string };
+  ops?: { redis: Redis; prefix: string; partitions?: number };
   /** Prometheus metrics of this process (served at GET /metrics). */
   metrics: ApiMetrics;
   /** Told after an order commits, so its `orders.placed` event is published at once (see createOutboxRelay). */
   outbox: { kick(): void };
+  /** Once requested, /health/live and /health/ready answer 503; without it the process is never stopping. */
+  shutdown?: ShutdownFlag;
 }

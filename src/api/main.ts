@@ -9,9 +9,10 @@ import { createOutboxRelay } from '../shared/pipeline/outbox.ts';
 import { startPeriodic } from '../shared/runtime/periodic.ts';
 import { reconcile } from '../shared/pipeline/reconciler.ts';
 import { surviveStrayConnectionErrors } from '../shared/runtime/process-guards.ts';
-import { createRedis } from '../shared/runtime/redis.ts';
+import { createShutdownFlag } from '../shared/runtime/probes.ts';
+import { assertClusterReady, createRedisClient } from '../shared/runtime/redis.ts';
 import { closeRedis, exitGracefullyOnSignal } from '../shared/runtime/shutdown.ts';
-import { loadConfigOrExit, startOrExit } from '../shared/runtime/startup.ts';
+import { exitWith, loadConfigOrExit, startOrExit } from '../shared/runtime/startup.ts';
 import { createApp } from './app.ts';
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 
@@ -20,7 +21,10 @@ const log = createLogger({ service: 'api', level: config.logLevel });
 surviveStrayConnectionErrors(log);
 const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
-const redis = createRedis(config.redisUrl, { connectionName: `api:${config.consumer.consumerName}`, log, commandTimeoutMs: config.redisCommandTimeoutMs });
+const redisTarget = { url: config.redisUrl, clusterNodes: config.redisClusterNodes };
+const redis = createRedisClient(redisTarget, { connectionName: `api:${config.consumer.consumerName}`, log, commandTimeoutMs: config.redisCommandTimeoutMs });
+// A misconfigured cluster is said at once, naming the setting; a single Redis may come later.
+await assertClusterReady(redis, redisTarget).catch((error: Error) => exitWith(error.message));
 
 const seeded = await startOrExit(config, () => seedMenu(db));
 if (seeded > 0) log.info({ items: seeded }, 'seeded the menu');
@@ -51,25 +55,31 @@ const keyPurge = startPeriodic(
 void keyPurge.runNow();
 
 const metrics = createApiMetrics(createMetricsRegistry('api'));
-registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix });
+registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix, partitions: config.partitions.count });
 
+const shutdown = createShutdownFlag();
 const app = createApp({
   db,
   log,
   config: config.api,
   metrics,
-  ops: { redis, prefix: config.streamPrefix },
+  ops: { redis, prefix: config.streamPrefix, partitions: config.partitions.count },
   outbox: relay,
   healthChecks: {
     postgres: () => db.execute(sql`select 1`),
     redis: () => redis.ping(),
   },
+  // Redis away does not stop the API taking orders (they wait in the outbox), so it must not take it out of rotation.
+  readinessChecks: { postgres: () => db.execute(sql`select 1`) },
+  shutdown,
 }).listen({ port: config.api.port, hostname: '0.0.0.0' });
 log.info({ port: app.server?.port, docs: `http://localhost:${app.server?.port}/docs` }, 'api listening');
 // Publish anything a previous run left in the outbox.
 relay.kick();
 
 exitGracefullyOnSignal(log, config.shutdownTimeoutMs, [
+  // First, so a probe that gets through before the server closes says so.
+  async () => shutdown.request(),
   () => app.stop(),
   () => Promise.all([relay.stop(), reconciler.stop(), keyPurge.stop()]),
   () => closeRedis(redis),

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import { sql } from 'drizzle-orm';
 import { createDb } from '../../src/shared/db/client.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
+import { createShutdownFlag } from '../../src/shared/runtime/probes.ts';
 import { BASE, createTestApp, get, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { connectRedis, deleteKeys, uniquePrefix } from '../helpers/redis.ts';
@@ -169,5 +170,19 @@ describe('real responses match the documented schemas', () => {
     const downApp = createTestApp(down.db, { healthChecks: { postgres: () => down.db.execute(sql`select 1`) } }).app;
     expect((await conforms('/health', 'get', await up.handle(get('/health')))).status).toBe('ok');
     expect((await conforms('/health', 'get', await downApp.handle(get('/health')))).status).toBe('unavailable');
+  });
+
+  it('for the liveness and readiness probes: up, a dependency down, shutting down', async () => {
+    const up = createTestApp(tdb.db).app;
+    const downApp = createTestApp(down.db, { healthChecks: { postgres: () => down.db.execute(sql`select 1`) } }).app;
+    const shutdown = createShutdownFlag();
+    shutdown.request();
+    const stopping = createTestApp(tdb.db, { shutdown }).app;
+    expect((await conforms('/health/live', 'get', await up.handle(get('/health/live')))).status).toBe('ok');
+    expect((await conforms('/health/live', 'get', await downApp.handle(get('/health/live')))).status).toBe('ok');
+    expect((await conforms('/health/live', 'get', await stopping.handle(get('/health/live')))).status).toBe('shutting_down');
+    expect((await conforms('/health/ready', 'get', await up.handle(get('/health/ready')))).status).toBe('ok');
+    expect((await conforms('/health/ready', 'get', await downApp.handle(get('/health/ready')))).status).toBe('unavailable');
+    expect((await conforms('/health/ready', 'get', await stopping.handle(get('/health/ready')))).status).toBe('shutting_down');
   });
 });

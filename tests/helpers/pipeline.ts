@@ -2,14 +2,15 @@ import { and, count, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import { orders } from '../../src/shared/db/schema.ts';
 import { createApp } from '../../src/api/app.ts';
 import { loadConfig } from '../../src/shared/runtime/config.ts';
-import { streamKey, type DeadLetterStream } from '../../src/shared/pipeline/topology.ts';
+import { partitionKeys, streamKey, type DeadLetterStream } from '../../src/shared/pipeline/topology.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createApiMetrics } from '../../src/api/metrics.ts';
 import { registerPipelineGauges } from '../../src/shared/ops/pipeline-gauges.ts';
 import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
 import { createOutboxRelay } from '../../src/shared/pipeline/outbox.ts';
-import { createRedis } from '../../src/shared/runtime/redis.ts';
+import { Cluster } from 'ioredis';
+import { createRedisClient, waitUntilReady, type Redis } from '../../src/shared/runtime/redis.ts';
 import { closeRedis } from '../../src/shared/runtime/shutdown.ts';
 import { startSystem } from '../../scripts/lib/start-system.ts';
 import { postJson, readJson } from './app.ts';
@@ -45,24 +46,38 @@ const FAST_TIMINGS: Record<string, string> = {
  */
 export async function createPipeline(
   label: string,
-  { redisUrl = TEST_REDIS_URL, relayIntervalMs = 100, appEnv = {} as Record<string, string>, databaseServerUrl = TEST_SERVER_URL } = {},
+  {
+    redisUrl = TEST_REDIS_URL,
+    relayIntervalMs = 100,
+    appEnv = {} as Record<string, string>,
+    databaseServerUrl = TEST_SERVER_URL,
+    /** REDIS_CLUSTER_NODES: the pipeline runs on that Redis Cluster. */
+    clusterSeeds = undefined as string | undefined,
+    /** STREAM_PARTITIONS. */
+    partitions = 1,
+  } = {},
 ) {
-  const system = await startSystem({ label: `test_${label}`, databaseServerUrl, redisUrl, env: FAST_TIMINGS, spawnService, stopTimeoutMs: 10_000 });
+  const clusterEnv: Record<string, string> = { STREAM_PARTITIONS: String(partitions), ...(clusterSeeds ? { REDIS_CLUSTER_NODES: clusterSeeds } : {}) };
+  const system = await startSystem({ label: `test_${label}`, databaseServerUrl, redisUrl, env: { ...FAST_TIMINGS, ...clusterEnv }, spawnService, stopTimeoutMs: 10_000 });
   const { database, prefix } = system;
   const logs = captureLines();
   const log = createLogger({ service: 'api', level: 'info', destination: logs.stream });
-  const publisherRedis = createRedis(redisUrl, { connectionName: `test-api-${label}`, log });
-  const admin = connectRedis(redisUrl);
-  const relay = createOutboxRelay({ db: database.db, redis: publisherRedis, log, streamPrefix: prefix, intervalMs: relayIntervalMs, retentionMs: 3_600_000 });
+  const target = { url: redisUrl, clusterNodes: clusterSeeds ? loadConfig({ REDIS_CLUSTER_NODES: clusterSeeds }).redisClusterNodes : undefined };
+  const publisherRedis = createRedisClient(target, { connectionName: `test-api-${label}`, log });
+  const admin: Redis = target.clusterNodes ? new Cluster([...target.clusterNodes], { redisOptions: { maxRetriesPerRequest: 3 } }) : connectRedis(redisUrl);
+  admin.on('error', () => {});
+  // A cluster client has to load its slot map before the first command.
+  if (target.clusterNodes) await waitUntilReady(publisherRedis, 10_000);
+  const relay = createOutboxRelay({ db: database.db, redis: publisherRedis, log, streamPrefix: prefix, intervalMs: relayIntervalMs, retentionMs: 3_600_000, partitions });
   const metrics = createApiMetrics(createMetricsRegistry('api'));
-  registerPipelineGauges(metrics, { redis: publisherRedis, db: database.db, prefix });
+  registerPipelineGauges(metrics, { redis: publisherRedis, db: database.db, prefix, partitions });
   const app = createApp({
     db: database.db,
     log,
     config: loadConfig(appEnv).api,
     outbox: relay,
     metrics,
-    ops: { redis: publisherRedis, prefix },
+    ops: { redis: publisherRedis, prefix, partitions },
     healthChecks: { postgres: () => database.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },
   });
 
@@ -96,20 +111,32 @@ export async function createPipeline(
     );
   }
 
-  const key = (stream: string) => streamKey(prefix, stream);
+  /** A stream's key (with partitions: partition 0's, or the one given). */
+  const key = (stream: string, partition?: number) => streamKey(prefix, stream, partitions > 1 ? (partition ?? 0) : undefined);
+  const keys = (stream: string) => partitionKeys(prefix, stream, partitions).map((entry) => entry.key);
 
+  /** Pending entries of a group, over every partition. */
   async function pending(stream: string, group: string): Promise<number> {
-    try {
-      const [count] = (await admin.xpending(key(stream), group)) as [number];
-      return Number(count);
-    } catch {
-      return 0;
+    let total = 0;
+    for (const streamKey of keys(stream)) {
+      try {
+        const [count] = (await admin.xpending(streamKey, group)) as [number];
+        total += Number(count);
+      } catch {
+        // No such stream or group yet.
+      }
     }
+    return total;
   }
 
+  /** The entries of a dead-letter stream, over every partition. */
   async function deadLetters(stream: DeadLetterStream) {
-    const entries = (await admin.xrange(key(stream), '-', '+')) as [string, string[]][];
-    return entries.map(([id, flat]): Record<string, string> & { id: string } => ({ ...fieldsToRecord(flat), id }));
+    const all: (Record<string, string> & { id: string })[] = [];
+    for (const streamKey of keys(stream)) {
+      const entries = (await admin.xrange(streamKey, '-', '+')) as [string, string[]][];
+      all.push(...entries.map(([id, flat]) => ({ ...fieldsToRecord(flat), id })));
+    }
+    return all;
   }
 
   async function close() {

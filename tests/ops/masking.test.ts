@@ -83,6 +83,7 @@ describe('masking a dead letter', () => {
     const letter = {
       id: '1795614405774-3',
       deadLetterStream: 'payment.dlq',
+      partition: null,
       deadLetteredAt: '2026-11-25T12:00:00.000Z',
       originalStream: 'orders.placed',
       originalId: '1795614405000-0',

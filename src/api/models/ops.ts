@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { DeadLetterEntry } from '../../shared/ops/dead-letters.ts';
 import { StatusBucket } from '../../shared/ops/orders-by-status.ts';
-import { DeadLetterCount, OutboxReport, StreamReport } from '../../shared/ops/stream-report.ts';
+import { DeadLetterCount, OutboxReport, StreamReport, StreamTotal } from '../../shared/ops/stream-report.ts';
 
 export const OpsSummary = t.Object(
   {
@@ -12,7 +12,8 @@ export const OpsSummary = t.Object(
       description:
         'True unless the request carried the admin token: consumer names are then opaque labels, dead-letter reasons have e-mail addresses masked, and dead-letter fields keep only eventId, orderId, type and occurredAt (an e-mail masked, every other value `***`)',
     }),
-    streams: t.Array(StreamReport),
+    streams: t.Array(StreamReport, { description: 'One row per stream, or per partition of it with STREAM_PARTITIONS > 1' }),
+    totals: t.Array(StreamTotal, { description: 'Each stream summed over its partitions' }),
     deadLetterCounts: t.Array(DeadLetterCount),
     deadLetters: t.Array(DeadLetterEntry, { description: 'The newest 50' }),
     outbox: OutboxReport,
@@ -27,6 +28,7 @@ export const OpsSummary = t.Object(
         adminEnabled: true,
         masked: true,
         streams: [],
+        totals: [],
         deadLetterCounts: [],
         deadLetters: [],
         outbox: { unpublished: 0, oldestUnpublishedAgeMs: null },

@@ -38,9 +38,9 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
     .get(
       '/ops/summary',
       async ({ request }) => {
-        const { redis, prefix, deadLetters } = opsConnection(ops);
+        const { redis, prefix, partitions, deadLetters } = opsConnection(ops);
         const [report, letters, breakers, buckets] = await Promise.all([
-          pipelineReport({ redis, db, prefix }),
+          pipelineReport({ redis, db, prefix, partitions }),
           deadLetters.list(undefined, 50),
           readBreakerStates(redis, prefix),
           ordersByStatus(db, 15),
@@ -51,6 +51,7 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
           adminEnabled: Boolean(config.adminToken),
           masked,
           streams: report.streams,
+          totals: report.totals,
           deadLetterCounts: report.deadLetters,
           deadLetters: letters.slice(0, 50),
           outbox: report.outbox,

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '../runtime/app-error.ts';
-import { DEAD_LETTER_STREAMS, isDeadLetterStream, streamKey } from '../pipeline/topology.ts';
+import { DEAD_LETTER_STREAMS, isDeadLetterStream, partitionKeys, streamKey } from '../pipeline/topology.ts';
 import type { Redis } from '../runtime/redis.ts';
 import { DeadLetter, readDeadLetter } from '../streams/dead-letter.ts';
 import { recordToFields } from '../streams/stream-id.ts';
@@ -10,6 +10,7 @@ export const DeadLetterEntry = Type.Composite([
   Type.Object({
     id: Type.String({ description: 'Its id in the dead-letter stream' }),
     deadLetterStream: Type.String(),
+    partition: Type.Union([Type.Integer(), Type.Null()], { description: 'The partition of the dead-letter stream (null: not partitioned)' }),
     deadLetteredAt: Type.String(),
   }),
   DeadLetter,
@@ -30,47 +31,50 @@ export class UnknownDeadLetterStream extends AppError {
   }
 }
 
-function parse(deadLetterStream: string, id: string, flat: string[]): DeadLetterEntry {
-  return { id, deadLetterStream, ...readDeadLetter(flat) };
+function parse(deadLetterStream: string, partition: number | null, id: string, flat: string[]): DeadLetterEntry {
+  return { id, deadLetterStream, partition, ...readDeadLetter(flat) };
 }
 
 /**
  * Reading and repairing the dead-letter streams: shared by `bun run dlq`, the admin endpoints and
  * the operations page, so all three do exactly the same thing.
  */
-export function createDeadLetters(redis: Redis, prefix: string) {
+export function createDeadLetters(redis: Redis, prefix: string, partitions = 1) {
   const streams: string[] = DEAD_LETTER_STREAMS;
-  const keyOf = (name: string) => {
+  /** A dead-letter stream's keys, one per partition. */
+  const keysOf = (name: string) => {
     if (!isDeadLetterStream(name)) throw new UnknownDeadLetterStream(name);
-    return streamKey(prefix, name);
+    return partitionKeys(prefix, name, partitions).map(({ partition, key }) => ({ name, partition, key }));
   };
+  const keyOfEntry = (entry: DeadLetterEntry) => streamKey(prefix, entry.deadLetterStream, entry.partition ?? undefined);
 
   async function list(stream?: string, count = 100): Promise<DeadLetterEntry[]> {
-    const names = stream ? [stream] : streams;
+    const keys = (stream ? [stream] : streams).flatMap(keysOf);
     const lists = await Promise.all(
-      names.map(async (name) => {
-        const entries = (await redis.xrevrange(keyOf(name), '+', '-', 'COUNT', count)) as [string, string[]][];
-        return entries.map(([id, flat]) => parse(name, id, flat));
+      keys.map(async ({ name, partition, key }) => {
+        const entries = (await redis.xrevrange(key, '+', '-', 'COUNT', count)) as [string, string[]][];
+        return entries.map(([id, flat]) => parse(name, partition, id, flat));
       }),
     );
     return lists.flat().sort((a, b) => b.deadLetteredAt.localeCompare(a.deadLetteredAt));
   }
 
   async function show(id: string): Promise<DeadLetterEntry> {
-    for (const name of streams) {
-      const [entry] = (await redis.xrange(keyOf(name), id, id)) as [string, string[]][];
-      if (entry) return parse(name, entry[0], entry[1]);
+    for (const { name, partition, key } of streams.flatMap(keysOf)) {
+      const [entry] = (await redis.xrange(key, id, id)) as [string, string[]][];
+      if (entry) return parse(name, partition, entry[0], entry[1]);
     }
     throw new DeadLetterNotFound(id);
   }
 
   /**
-   * Puts the entry back on its original stream as a new entry, then removes it from the dead-letter
-   * stream: only after the XADD succeeded, so a failure leaves it where it was.
+   * Puts the entry back on its original stream (the very partition it came from) as a new entry,
+   * then removes it from the dead-letter stream: only after the XADD succeeded, so a failure leaves
+   * it where it was.
    */
   async function replayOne(entry: DeadLetterEntry): Promise<string> {
     const newId = (await redis.xadd(entry.originalStream, '*', ...recordToFields(entry.fields))) as string;
-    await redis.xdel(streamKey(prefix, entry.deadLetterStream), entry.id);
+    await redis.xdel(keyOfEntry(entry), entry.id);
     return newId;
   }
 
@@ -89,12 +93,12 @@ export function createDeadLetters(redis: Redis, prefix: string) {
     async purge(target: { id: string } | { all: true; stream?: string }): Promise<number> {
       if ('id' in target) {
         const entry = await show(target.id);
-        return Number(await redis.xdel(streamKey(prefix, entry.deadLetterStream), entry.id));
+        return Number(await redis.xdel(keyOfEntry(entry), entry.id));
       }
       let removed = 0;
-      for (const name of target.stream ? [target.stream] : streams) {
-        removed += await redis.xlen(keyOf(name));
-        await redis.del(keyOf(name));
+      for (const { key } of (target.stream ? [target.stream] : streams).flatMap(keysOf)) {
+        removed += await redis.xlen(key);
+        await redis.del(key);
       }
       return removed;
     },

@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { ROUTES, streamKey } from '../pipeline/topology.ts';
+import { partitionKeys, ROUTES } from '../pipeline/topology.ts';
 import type { Redis } from '../runtime/redis.ts';
 import { fieldsToRecord } from '../streams/stream-id.ts';
 
@@ -23,6 +23,8 @@ export type GroupReport = Static<typeof GroupReport>;
 
 export const StreamReport = Type.Object({
   stream: Type.String(),
+  /** Which partition of the stream this row is (null: the stream is not partitioned). */
+  partition: Nullable(Type.Integer()),
   key: Type.String(),
   length: Type.Integer(),
   firstId: Nullable(Type.String()),
@@ -31,18 +33,28 @@ export const StreamReport = Type.Object({
 });
 export type StreamReport = Static<typeof StreamReport>;
 
-export const DeadLetterCount = Type.Object({ stream: Type.String(), key: Type.String(), length: Type.Integer() });
+export const DeadLetterCount = Type.Object({ stream: Type.String(), partition: Nullable(Type.Integer()), key: Type.String(), length: Type.Integer() });
+
+/** One logical stream summed over its partitions. */
+export const StreamTotal = Type.Object({
+  stream: Type.String(),
+  partitions: Type.Integer(),
+  length: Type.Integer(),
+  pending: Type.Integer(),
+  lag: Nullable(Type.Integer()),
+  deadLetters: Type.Integer(),
+});
 export const OutboxReport = Type.Object({ unpublished: Type.Integer(), oldestUnpublishedAgeMs: Nullable(Type.Number()) });
 
 export const PipelineReport = Type.Object({
   streams: Type.Array(StreamReport),
+  totals: Type.Array(StreamTotal),
   deadLetters: Type.Array(DeadLetterCount),
   outbox: OutboxReport,
 });
 export type PipelineReport = Static<typeof PipelineReport>;
 
-async function streamReport(redis: Redis, prefix: string, stream: string): Promise<StreamReport> {
-  const key = streamKey(prefix, stream);
+async function streamReport(redis: Redis, stream: string, partition: number | null, key: string): Promise<StreamReport> {
   const [length, first, last] = await Promise.all([
     redis.xlen(key),
     redis.xrange(key, '-', '+', 'COUNT', 1) as Promise<[string, string[]][]>,
@@ -78,7 +90,7 @@ async function streamReport(redis: Redis, prefix: string, stream: string): Promi
       };
     }),
   );
-  return { stream, key, length, firstId: first[0]?.[0] ?? null, lastId: last[0]?.[0] ?? null, groups };
+  return { stream, partition, key, length, firstId: first[0]?.[0] ?? null, lastId: last[0]?.[0] ?? null, groups };
 }
 
 /** Where the report reads the pipeline's live figures from. */
@@ -86,19 +98,39 @@ export interface PipelineSource {
   redis: Redis;
   db: Database;
   prefix: string;
+  /** STREAM_PARTITIONS (default 1). */
+  partitions?: number;
 }
 
 /** Everything `bun run streams` and the operations page show, read from Redis and PostgreSQL. */
-export async function pipelineReport({ redis, db, prefix }: PipelineSource): Promise<PipelineReport> {
-  const streams = await Promise.all(ROUTES.map(({ stream }) => streamReport(redis, prefix, stream)));
-  const deadLetters = await Promise.all(
-    ROUTES.map(async ({ deadLetterStream }) => ({ stream: deadLetterStream, key: streamKey(prefix, deadLetterStream), length: await redis.xlen(streamKey(prefix, deadLetterStream)) })),
+export async function pipelineReport({ redis, db, prefix, partitions = 1 }: PipelineSource): Promise<PipelineReport> {
+  const streams = await Promise.all(
+    ROUTES.flatMap(({ stream }) => partitionKeys(prefix, stream, partitions).map(({ partition, key }) => streamReport(redis, stream, partition, key))),
   );
+  const deadLetters = await Promise.all(
+    ROUTES.flatMap(({ deadLetterStream }) =>
+      partitionKeys(prefix, deadLetterStream, partitions).map(async ({ partition, key }) => ({ stream: deadLetterStream, partition, key, length: await redis.xlen(key) })),
+    ),
+  );
+  const totals = ROUTES.map(({ stream, group, deadLetterStream }) => {
+    const rows = streams.filter((row) => row.stream === stream);
+    const groups = rows.map((row) => row.groups.find((g) => g.name === group));
+    const lags = groups.map((g) => g?.lag ?? null);
+    return {
+      stream,
+      partitions: rows.length,
+      length: rows.reduce((sum, row) => sum + row.length, 0),
+      pending: groups.reduce((sum, g) => sum + (g?.pending ?? 0), 0),
+      lag: lags.some((lag) => lag === null) ? null : lags.reduce((sum: number, lag) => sum + lag!, 0),
+      deadLetters: deadLetters.filter((d) => d.stream === deadLetterStream).reduce((sum, d) => sum + d.length, 0),
+    };
+  });
   const [outbox] = await db.execute<{ unpublished: number; oldest_ms: number | null }>(sql`
     select count(*)::int as unpublished, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms
     from outbox where published_at is null`);
   return {
     streams,
+    totals,
     deadLetters,
     outbox: { unpublished: outbox?.unpublished ?? 0, oldestUnpublishedAgeMs: outbox?.oldest_ms ?? null },
   };

@@ -2,7 +2,7 @@ import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
 import { type EventBase, type EventDefinition } from './events.ts';
-import { streamKey } from './topology.ts';
+import { keyForOrder } from './topology.ts';
 import type { Logger } from '../runtime/log.ts';
 import { startPeriodic, type Periodic } from '../runtime/periodic.ts';
 import type { Redis } from '../runtime/redis.ts';
@@ -29,6 +29,8 @@ export interface OutboxPublisherOptions {
   /** A fail-fast connection (see createRedis): while Redis is away, publishing fails and rows wait. */
   redis: Redis;
   streamPrefix: string;
+  /** STREAM_PARTITIONS: each event goes to its order's partition. */
+  partitions?: number;
   batchSize?: number;
 }
 
@@ -40,26 +42,35 @@ export interface OutboxPublisherOptions {
  * later: consumers are idempotent). SKIP LOCKED lets several processes run this at once without
  * publishing a row twice. Returns how many rows it published.
  */
-export async function publishPending({ db, redis, streamPrefix, batchSize = 500 }: OutboxPublisherOptions): Promise<number> {
+export async function publishPending({ db, redis, streamPrefix, partitions = 1, batchSize = 500 }: OutboxPublisherOptions): Promise<number> {
   let total = 0;
   for (;;) {
     const { published, claimed, error } = await db.transaction(async (tx) => {
-      const claimedRows = await tx.execute<{ id: number; stream: string; fields: Record<string, string> }>(sql`
+      const claimedRows = await tx.execute<{ id: number; stream: string; order_id: string; fields: Record<string, string> }>(sql`
         update ${outbox} set published_at = now()
         where ${outbox.id} in (
           select ${outbox.id} from ${outbox} where ${outbox.publishedAt} is null order by ${outbox.id} limit ${batchSize} for update skip locked
         )
-        returning ${outbox.id} as id, ${outbox.stream} as stream, ${outbox.fields} as fields`);
+        returning ${outbox.id} as id, ${outbox.stream} as stream, ${outbox.orderId} as order_id, ${outbox.fields} as fields`);
       if (claimedRows.length === 0) return { published: 0, claimed: 0, error: undefined };
       // RETURNING comes in no particular order; a stream keeps the order events were written in.
       const rows = [...claimedRows].sort((a, b) => Number(a.id) - Number(b.id));
-      const pipeline = redis.pipeline();
-      for (const row of rows) pipeline.xadd(streamKey(streamPrefix, row.stream), '*', ...recordToFields(row.fields));
-      const results = (await pipeline.exec()) ?? [];
+      // One pipeline per key: on a Redis Cluster a pipeline must stay within one slot, and each
+      // partition keeps its events in the order they were written.
+      const byKey = Map.groupBy(rows, (row) => keyForOrder(streamPrefix, row.stream, row.order_id, partitions));
+      const outcomes = await Promise.all(
+        [...byKey].map(async ([key, group]) => {
+          const pipeline = redis.pipeline();
+          for (const row of group) pipeline.xadd(key, '*', ...recordToFields(row.fields));
+          const results = await pipeline.exec().catch((error: Error) => group.map(() => [error, null] as const));
+          return group.map((row, i) => ({ id: Number(row.id), error: results?.[i] ? results[i]![0] : new Error('pipeline returned too few replies') }));
+        }),
+      );
       // A row whose XADD failed is put back, unpublished, for the next run (only on this failure path).
-      const failed = rows.filter((_, i) => !results[i] || results[i]![0]).map((row) => Number(row.id));
+      const failures = outcomes.flat().filter((outcome) => outcome.error);
+      const failed = failures.map((outcome) => outcome.id);
       if (failed.length > 0) await tx.update(outbox).set({ publishedAt: null }).where(inArray(outbox.id, failed));
-      const failure = results.find((result) => result?.[0])?.[0] ?? (results.length < rows.length ? new Error('pipeline returned too few replies') : undefined);
+      const failure = failures[0]?.error ?? undefined;
       return { published: rows.length - failed.length, claimed: rows.length, error: failure };
     });
     total += published;

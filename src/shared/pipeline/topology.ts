@@ -25,7 +25,36 @@ export function isDeadLetterStream(name: string): name is DeadLetterStream {
   return (DEAD_LETTER_STREAMS as string[]).includes(name);
 }
 
-/** The Redis key of a logical stream in this deployment (STREAM_PREFIX + name). */
-export function streamKey(prefix: string, stream: string): string {
-  return `${prefix}${stream}`;
+/**
+ * The Redis key of a logical stream in this deployment: STREAM_PREFIX + name, and with several
+ * partitions `:{p}`. The braces are a Redis Cluster hash tag: every key of partition p (each
+ * stream's partition p, its consumer groups, its dead-letter stream) hashes to the same slot, so a
+ * dead-letter MULTI (XADD to the dead-letter stream, XACK on the stream) stays on one node.
+ */
+export function streamKey(prefix: string, stream: string, partition?: number): string {
+  return partition === undefined ? `${prefix}${stream}` : `${prefix}${stream}:{${partition}}`;
+}
+
+/** Every partition of a stream: one plain key (partition null) when STREAM_PARTITIONS is 1. */
+export function partitionKeys(prefix: string, stream: string, count: number, only?: readonly number[]): { partition: number | null; key: string }[] {
+  if (count <= 1) return [{ partition: null, key: streamKey(prefix, stream) }];
+  return (only ?? Array.from({ length: count }, (_, i) => i)).map((partition) => ({ partition, key: streamKey(prefix, stream, partition) }));
+}
+
+/**
+ * The partition an order's events travel on: FNV-1a of its id, modulo the count. Stable across
+ * processes and restarts, so all of one order's events land on one partition, in order.
+ */
+export function partitionOf(orderId: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < orderId.length; i++) {
+    hash ^= orderId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
+
+/** The key an order's event on `stream` is published to. */
+export function keyForOrder(prefix: string, stream: string, orderId: string, count: number): string {
+  return count <= 1 ? streamKey(prefix, stream) : streamKey(prefix, stream, partitionOf(orderId, count));
 }

@@ -17,6 +17,24 @@ export const EnvSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'Redis connection URL',
   }),
+  REDIS_CLUSTER_NODES: Type.Optional(
+    Type.String({
+      pattern: '^[^,:\\s]+:\\d{1,5}(,[^,:\\s]+:\\d{1,5})*$',
+      description: 'Comma-separated host:port seeds of a Redis Cluster; when set, every process uses the cluster (REDIS_URL then only carries the password, if any)',
+    }),
+  ),
+  STREAM_PARTITIONS: Type.Integer({
+    default: 1,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Partitions per stream (orders.placed:{p}, ...), chosen by a stable hash of the order id; 1 keeps the plain stream names',
+  }),
+  CONSUMER_PARTITIONS: Type.Optional(
+    Type.String({
+      pattern: '^\\d+(-\\d+)?(,\\d+(-\\d+)?)*$',
+      description: 'The partitions this worker reads, e.g. 0-2,5 (default: all), to shard consumers across processes',
+    }),
+  ),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
     default: 5000,
     minimum: 100,
@@ -150,6 +168,9 @@ function toConfig(env: Env) {
   return Object.freeze({
     database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000 }),
     redisUrl: env.REDIS_URL,
+    /** Seeds of a Redis Cluster; undefined: one Redis at REDIS_URL. */
+    redisClusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map(parseHostPort),
+    partitions: Object.freeze({ count: env.STREAM_PARTITIONS, consumed: parsePartitions(env.CONSUMER_PARTITIONS, env.STREAM_PARTITIONS) }),
     redisCommandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
     /** Namespace of every stream and Redis key of this deployment. */
@@ -175,7 +196,7 @@ function toConfig(env: Env) {
     }),
     /** A worker's /health port; undefined: the worker's own default. */
     healthPort: env.HEALTH_PORT,
-    relay: Object.freeze({ intervalMs: env.RELAY_INTERVAL_MS, retentionMs: env.OUTBOX_RETENTION_MS }),
+    relay: Object.freeze({ intervalMs: env.RELAY_INTERVAL_MS, retentionMs: env.OUTBOX_RETENTION_MS, partitions: env.STREAM_PARTITIONS }),
     reconciler: Object.freeze({ olderThanMs: env.RECONCILE_AFTER_MS }),
     gatewayTimeoutMs: env.GATEWAY_TIMEOUT_MS,
     gateway: Object.freeze({
@@ -197,9 +218,34 @@ function toConfig(env: Env) {
   });
 }
 
+function parseHostPort(seed: string): { host: string; port: number } {
+  const [host, port] = seed.split(':');
+  return { host: host!, port: Number(port) };
+}
+
+/** `0-2,5` -> [0, 1, 2, 5]; undefined -> every partition. */
+function parsePartitions(spec: string | undefined, count: number): number[] {
+  if (!spec) return Array.from({ length: count }, (_, i) => i);
+  const chosen = new Set<number>();
+  for (const part of spec.split(',')) {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    for (let p = from; p <= to!; p++) chosen.add(p);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
 /** Rules that involve two variables at once. */
 function crossChecks(env: Env): string[] {
   const problems: string[] = [];
+  const consumed = parsePartitions(env.CONSUMER_PARTITIONS, env.STREAM_PARTITIONS);
+  if (consumed.length === 0 || consumed.some((p) => p >= env.STREAM_PARTITIONS)) {
+    problems.push(`CONSUMER_PARTITIONS=${JSON.stringify(env.CONSUMER_PARTITIONS)} must name partitions between 0 and STREAM_PARTITIONS-1=${env.STREAM_PARTITIONS - 1}`);
+  }
+  if (env.REDIS_CLUSTER_NODES && env.STREAM_PREFIX.includes('{')) {
+    problems.push(
+      `STREAM_PREFIX=${JSON.stringify(env.STREAM_PREFIX)} must not contain '{' with REDIS_CLUSTER_NODES: a hash tag in the prefix would put every partition in one slot`,
+    );
+  }
   if (env.OUTBOX_RETENTION_MS < env.RECONCILE_AFTER_MS) {
     problems.push(
       `OUTBOX_RETENTION_MS=${env.OUTBOX_RETENTION_MS} must be at least RECONCILE_AFTER_MS=${env.RECONCILE_AFTER_MS} (the reconciler looks at recent outbox rows)`,

@@ -2,6 +2,7 @@ import type { Server } from 'bun';
 import { runHealthChecks, type HealthCheck } from './health.ts';
 import type { Logger } from './log.ts';
 import type { MetricsRegistry } from './metrics.ts';
+import { liveReport, probeStatus, readyReport, type ShutdownFlag } from './probes.ts';
 
 export interface HealthServerOptions {
   port: number;
@@ -11,10 +12,15 @@ export interface HealthServerOptions {
   details?: () => Record<string, unknown>;
   /** Served at GET /metrics for Prometheus. */
   metrics?: Pick<MetricsRegistry, 'scrape' | 'contentType'>;
+  /** Once requested, /health/live and /health/ready answer 503. */
+  shutdown?: ShutdownFlag;
 }
 
-/** A worker's own small HTTP server: `GET /health` answers 200 or 503 like the API's; `GET /metrics` for Prometheus. */
-export function startHealthServer({ port, log, checks, details, metrics }: HealthServerOptions): Server<undefined> {
+/**
+ * A worker's own small HTTP server: `GET /health` answers 200 or 503 like the API's, `GET /health/live`
+ * and `GET /health/ready` are the Kubernetes probes (see probes.ts), `GET /metrics` is for Prometheus.
+ */
+export function startHealthServer({ port, log, checks, details, metrics, shutdown }: HealthServerOptions): Server<undefined> {
   return Bun.serve({
     port,
     hostname: '0.0.0.0',
@@ -23,6 +29,14 @@ export function startHealthServer({ port, log, checks, details, metrics }: Healt
       if (request.method === 'GET' && pathname === '/health') {
         const report = await runHealthChecks(checks, log);
         return Response.json({ ...report, ...details?.() }, { status: report.status === 'ok' ? 200 : 503 });
+      }
+      if (request.method === 'GET' && pathname === '/health/live') {
+        const report = liveReport(shutdown);
+        return Response.json(report, { status: probeStatus(report) });
+      }
+      if (request.method === 'GET' && pathname === '/health/ready') {
+        const report = await readyReport(checks, log, shutdown);
+        return Response.json(report, { status: probeStatus(report) });
       }
       if (request.method === 'GET' && pathname === '/metrics' && metrics) {
         return new Response(await metrics.scrape(), { headers: { 'content-type': metrics.contentType } });

@@ -1,8 +1,9 @@
-import Redis from 'ioredis';
+import IORedis, { Cluster } from 'ioredis';
 import { backoffDelay } from '../streams/backoff.ts';
 import type { Logger } from './log.ts';
 
-export type { Redis };
+/** A connection to one Redis node, or to a Redis Cluster (REDIS_CLUSTER_NODES). */
+export type Redis = IORedis | Cluster;
 
 export interface RedisOptions {
   /** Shows in `CLIENT LIST`, so operators can tell our connections apart. */
@@ -26,15 +27,52 @@ const RECONNECT_BACKOFF = { baseMs: 100, maxMs: 2000, jitter: 'equal' } as const
  * fails after the timeout, and a socket that receives nothing for that long while commands wait is
  * torn down and reconnected (ioredis `socketTimeout`).
  */
-export function createRedis(url: string, { connectionName, log, commandTimeoutMs, blockMs = 0 }: RedisOptions): Redis {
+export function createRedis(url: string, options: RedisOptions): IORedis {
+  return logOutages(new IORedis(url, nodeOptions(options)), options);
+}
+
+function nodeOptions({ connectionName, commandTimeoutMs, blockMs = 0 }: RedisOptions) {
   const timeout = commandTimeoutMs === undefined ? undefined : commandTimeoutMs + blockMs;
-  const redis = new Redis(url, {
+  return {
     connectionName,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => backoffDelay(times, RECONNECT_BACKOFF),
+    retryStrategy: (times: number) => backoffDelay(times, RECONNECT_BACKOFF),
     ...(timeout === undefined ? {} : { commandTimeout: timeout, socketTimeout: timeout }),
+  };
+}
+
+/** Where the services' Redis is: one node (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES seeds; REDIS_URL then carries only the password). */
+export interface RedisTarget {
+  url: string;
+  clusterNodes?: readonly { host: string; port: number }[];
+}
+
+/**
+ * A connection to the services' Redis, one node or a cluster. With a cluster, ioredis's cluster
+ * client routes each command to the node serving its key's slot, follows MOVED/ASK redirections
+ * and picks up a replica promoted after a failover; our keys put each partition's stream, groups
+ * and dead-letter stream in one slot (see streamKey), so every MULTI and pipeline stays on one node.
+ */
+export function createRedisClient({ url, clusterNodes }: RedisTarget, options: RedisOptions): Redis {
+  if (!clusterNodes) return createRedis(url, options);
+  const { password, username } = new URL(url);
+  const cluster = new Cluster([...clusterNodes], {
+    enableOfflineQueue: false,
+    // A failover takes the cluster a few seconds: keep trying the slot map rather than failing at once.
+    clusterRetryStrategy: (times) => backoffDelay(times, RECONNECT_BACKOFF),
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    redisOptions: {
+      ...nodeOptions(options),
+      ...(password ? { password: decodeURIComponent(password) } : {}),
+      ...(username ? { username: decodeURIComponent(username) } : {}),
+    },
   });
+  return logOutages(cluster, options);
+}
+
+function logOutages<Client extends Redis>(redis: Client, { connectionName, log }: RedisOptions): Client {
   // Without a listener ioredis prints every failed reconnect as an unhandled error; log the first of each outage.
   let down = false;
   redis.on('error', (err) => {
@@ -65,12 +103,43 @@ export async function waitUntilReady(redis: Redis, timeoutMs: number): Promise<b
   });
 }
 
-/** Deletes every key that starts with `prefix` (SCAN, never KEYS, so Redis is not blocked). */
+/** Deletes every key that starts with `prefix` (SCAN, never KEYS, so Redis is not blocked); on a cluster, on every master. */
 export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  if (redis instanceof Cluster) {
+    await Promise.all(redis.nodes('master').map((node) => deleteKeysWithPrefix(node, prefix)));
+    return;
+  }
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
+    // One DEL per key: on a cluster node, keys of one call may sit in different slots.
+    if (keys.length > 0) await Promise.all(keys.map((key) => redis.del(key)));
     cursor = next;
   } while (cursor !== '0');
+}
+
+/**
+ * For entry points with REDIS_CLUSTER_NODES: waits for the cluster client to load the slot map and
+ * checks the cluster reports itself ok; otherwise throws an error that names the setting and says
+ * what was found (nothing answering, a node without cluster support, a cluster that is down).
+ * A single Redis is not checked: the services ride out its absence.
+ */
+export async function assertClusterReady(redis: Redis, target: RedisTarget, timeoutMs = 10_000): Promise<void> {
+  if (!(redis instanceof Cluster) || !target.clusterNodes) return;
+  const seeds = target.clusterNodes.map((node) => `${node.host}:${node.port}`).join(',');
+  let lastError = '';
+  const remember = (error: Error & { lastNodeError?: Error }) => {
+    lastError = error.lastNodeError?.message ?? error.message;
+  };
+  redis.on('error', remember);
+  try {
+    if (!(await waitUntilReady(redis, timeoutMs))) {
+      const hint = /cluster support disabled/i.test(lastError) ? 'a seed is a Redis without cluster support (cluster-enabled no)' : lastError || 'no node answered';
+      throw new Error(`REDIS_CLUSTER_NODES=${seeds}: no usable Redis Cluster within ${timeoutMs} ms: ${hint}`);
+    }
+    const info = String(await redis.cluster('INFO'));
+    if (!info.includes('cluster_state:ok')) throw new Error(`REDIS_CLUSTER_NODES=${seeds}: the cluster reports ${info.match(/cluster_state:\w+/)?.[0] ?? 'no state'}`);
+  } finally {
+    redis.off('error', remember);
+  }
 }

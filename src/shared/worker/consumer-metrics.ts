@@ -2,8 +2,12 @@ import { Counter, Histogram } from 'prom-client';
 import { SECONDS_BUCKETS, type MetricsRegistry } from '../runtime/metrics.ts';
 import type { ConsumerObserver } from '../streams/consumer.ts';
 
-/** A worker's consumer as metrics: what the runner reports through its observer, labelled with stream and group. */
-export function consumerMetrics({ registry }: MetricsRegistry, labels: { stream: string; group: string }): ConsumerObserver {
+/**
+ * A worker's consumers as metrics: what each runner reports through its observer, labelled with its
+ * stream (a partition's stream reads `orders.placed:{3}`) and group. Registered once per process;
+ * returns an observer maker, one observer per runner.
+ */
+export function consumerMetrics({ registry }: MetricsRegistry): (labels: { stream: string; group: string }) => ConsumerObserver {
   const registers = [registry];
   const names = ['stream', 'group'];
   const processed = new Counter({ name: 'stream_entries_processed_total', help: 'Entries handled and acknowledged', labelNames: names, registers });
@@ -17,7 +21,7 @@ export function consumerMetrics({ registry }: MetricsRegistry, labels: { stream:
     buckets: SECONDS_BUCKETS,
     registers,
   });
-  return {
+  return (labels) => ({
     processed: (seconds) => {
       processed.inc(labels);
       processing.observe(labels, seconds);
@@ -25,5 +29,5 @@ export function consumerMetrics({ registry }: MetricsRegistry, labels: { stream:
     failed: () => failed.inc(labels),
     deadLettered: () => deadLettered.inc(labels),
     claimed: (count) => claimed.inc(labels, count),
-  };
+  });
 }

@@ -4,15 +4,18 @@ import { isDatabaseUnreachable } from '../db/connection-error.ts';
 import { registerPipelineGauges } from '../ops/pipeline-gauges.ts';
 import type { Config } from '../runtime/config.ts';
 import { startHealthServer } from '../runtime/health-server.ts';
+import { createShutdownFlag } from '../runtime/probes.ts';
 import { createLogger, type Logger } from '../runtime/log.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../runtime/metrics.ts';
 import { surviveStrayConnectionErrors } from '../runtime/process-guards.ts';
-import { createRedis, waitUntilReady, type Redis } from '../runtime/redis.ts';
+import { assertClusterReady, createRedisClient, waitUntilReady, type Redis } from '../runtime/redis.ts';
+import { exitWith } from '../runtime/startup.ts';
 import { closeRedis, exitGracefullyOnSignal } from '../runtime/shutdown.ts';
 import { createConsumer, type BatchHandler, type EntryHandler } from '../streams/consumer.ts';
 import { consumerMetrics } from './consumer-metrics.ts';
 import type { EventBase, EventDefinition } from '../pipeline/events.ts';
-import { streamKey, TOPOLOGY } from '../pipeline/topology.ts';
+import { partitionKeys, streamKey, TOPOLOGY } from '../pipeline/topology.ts';
+import { combineConsumers } from './partitioned-consumer.ts';
 
 /** The worker's handler, one entry at a time or a batch at once (see the consumer's EntryHandler and BatchHandler), and its hooks. */
 export type WorkerParts<Message> = (EntryHandler<Message> | BatchHandler<Message>) & WorkerHooks;
@@ -40,35 +43,45 @@ export interface WorkerSpec<Message extends EventBase> {
 export interface WorkerConnections {
   db: Database;
   redis: Redis;
-  blockingRedis: Redis;
+  /** The connection each partition's runner blocks on in XREADGROUP: one of its own per partition. */
+  blockingRedis: Redis | ((partition: number | null) => Redis);
   log: Logger;
   metrics: MetricsRegistry;
 }
 
-/** The consumer and handler of a worker on the given connections, not started; tests run it in-process. */
+/**
+ * The consumers and handler of a worker on the given connections, not started; tests run it
+ * in-process. One consumer runner per partition the worker reads (CONSUMER_PARTITIONS), each on its
+ * partition's stream and dead-letter stream, all sharing the handler.
+ */
 export function createWorker<Message extends EventBase>(spec: WorkerSpec<Message>, { db, redis, blockingRedis, log, metrics }: WorkerConnections) {
   const { config } = spec;
   const route = TOPOLOGY[spec.consumes.type];
   const parts = spec.setup({ db, redis, log, metrics });
-  const consumer = createConsumer<Message>({
-    ...config.consumer,
-    redis,
-    blockingRedis,
-    stream: streamKey(config.streamPrefix, route.stream),
-    group: route.group,
-    deadLetterStream: streamKey(config.streamPrefix, route.deadLetterStream),
-    decode: spec.consumes.fromFields,
-    ...(parts.handleBatch ? { handleBatch: parts.handleBatch } : { handle: parts.handle! }),
-    log,
-    dependency: {
-      isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
-      probe: () => db.execute(sql`select 1`),
-    },
-    gate: parts.gate,
-    logContext: spec.logContext,
-    observer: consumerMetrics(metrics, { stream: route.stream, group: route.group }),
-  });
-  return { consumer, parts, route };
+  const observe = consumerMetrics(metrics);
+  const blocking = typeof blockingRedis === 'function' ? blockingRedis : () => blockingRedis;
+  const consumers = partitionKeys(config.streamPrefix, route.stream, config.partitions.count, config.partitions.consumed).map(({ partition, key }) => ({
+    partition,
+    consumer: createConsumer<Message>({
+      ...config.consumer,
+      redis,
+      blockingRedis: blocking(partition),
+      stream: key,
+      group: route.group,
+      deadLetterStream: streamKey(config.streamPrefix, route.deadLetterStream, partition ?? undefined),
+      decode: spec.consumes.fromFields,
+      ...(parts.handleBatch ? { handleBatch: parts.handleBatch } : { handle: parts.handle! }),
+      log,
+      dependency: {
+        isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
+        probe: () => db.execute(sql`select 1`),
+      },
+      gate: parts.gate,
+      logContext: spec.logContext,
+      observer: observe({ stream: key.slice(config.streamPrefix.length), group: route.group }),
+    }),
+  }));
+  return { consumer: combineConsumers(consumers), parts, route };
 }
 
 /**
@@ -82,11 +95,18 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) 
   surviveStrayConnectionErrors(log);
   const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: spec.service });
   const commandTimeoutMs = config.redisCommandTimeoutMs;
-  const redis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}`, log, commandTimeoutMs });
-  const blockingRedis = createRedis(config.redisUrl, { connectionName: `${spec.service}:${consumerName}:read`, log, commandTimeoutMs, blockMs: config.consumer.blockMs });
+  const target = { url: config.redisUrl, clusterNodes: config.redisClusterNodes };
+  const redis = createRedisClient(target, { connectionName: `${spec.service}:${consumerName}`, log, commandTimeoutMs });
+  const blockingConnections: Redis[] = [];
+  const blockingRedis = (partition: number | null) => {
+    const connection = createRedisClient(target, { connectionName: `${spec.service}:${consumerName}:read${partition ?? ''}`, log, commandTimeoutMs, blockMs: config.consumer.blockMs });
+    blockingConnections.push(connection);
+    return connection;
+  };
   const metrics = createMetricsRegistry(spec.service);
-  registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix });
+  registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix, partitions: config.partitions.count });
   const { consumer, parts, route } = createWorker(spec, { db, redis, blockingRedis, log, metrics });
+  const shutdown = createShutdownFlag();
 
   const health = startHealthServer({
     port: config.healthPort ?? spec.defaultHealthPort,
@@ -99,19 +119,30 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) 
         if (!status.redisOk) throw new Error(`consumer ${status.state}: ${status.lastError ?? 'not reading yet'}`);
       },
     },
-    details: () => ({ consumer: consumer.status(), ...parts.healthDetails?.() }),
+    details: () => ({
+      consumer: consumer.status(),
+      ...(config.partitions.count > 1 ? { partitions: consumer.partitions() } : {}),
+      ...parts.healthDetails?.(),
+    }),
     metrics,
+    shutdown,
   });
   log.info({ health_port: health.port, consumer: consumerName, stream: route.stream, group: route.group }, `${spec.service} worker started`);
 
-  // Start reading once connected; if Redis is down at start-up the consumer rides it out like any outage.
-  void Promise.all([waitUntilReady(redis, 5000), waitUntilReady(blockingRedis, 5000)]).then(() => consumer.start());
+  // Start reading once connected; if Redis is down at start-up the consumer rides it out like any
+  // outage. A cluster that is unreachable or misconfigured at start-up is said at once, naming the setting.
+  void assertClusterReady(redis, target)
+    .catch((error: Error) => exitWith(error.message))
+    .then(() => Promise.all([redis, ...blockingConnections].map((connection) => waitUntilReady(connection, 5000))))
+    .then(() => consumer.start());
 
   exitGracefullyOnSignal(log, config.shutdownTimeoutMs + 2000, [
+    // First, so the probes say so while the consumer drains.
+    async () => shutdown.request(),
     () => consumer.stop(config.shutdownTimeoutMs),
     async () => parts.stop?.(),
     () => health.stop(),
-    () => Promise.all([closeRedis(redis), closeRedis(blockingRedis)]),
+    () => Promise.all([redis, ...blockingConnections].map(closeRedis)),
     () => close(),
   ]);
   return { consumer, health, log };
