@@ -87,10 +87,12 @@ describe('the pipeline on a Redis Cluster with 6 partitions', () => {
     const pipeline = await clusterPipeline('cluster_failover');
     const env = pipeline.env({ RECONCILE_AFTER_MS: '3000', OUTBOX_RETENTION_MS: '3000', CLAIM_IDLE_MS: '1000' });
     const apiPort = await freePort();
-    spawnService('api', { ...env, PORT: String(apiPort) });
-    spawnService('payment', { ...env, CONSUMER_NAME: 'payment-failover-1' });
-    spawnService('payment', { ...env, CONSUMER_NAME: 'payment-failover-2' });
-    spawnService('notify', { ...env, CONSUMER_NAME: 'notify-failover' });
+    const services = [
+      spawnService('api', { ...env, PORT: String(apiPort) }),
+      spawnService('payment', { ...env, CONSUMER_NAME: 'payment-failover-1' }),
+      spawnService('payment', { ...env, CONSUMER_NAME: 'payment-failover-2' }),
+      spawnService('notify', { ...env, CONSUMER_NAME: 'notify-failover' }),
+    ];
     await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/health`).catch(() => undefined))?.status === 200, { what: 'the api', timeoutMs: 30_000 });
 
     const accepted: string[] = [];
@@ -124,7 +126,18 @@ describe('the pipeline on a Redis Cluster with 6 partitions', () => {
     placing = false;
     await placer;
 
-    await pipeline.waitUntilSettled(accepted, 90_000);
+    await pipeline.waitUntilSettled(accepted, 90_000).catch(async (error) => {
+      // What is stuck, to read when this fails.
+      const [stuck] = await pipeline.db.execute<{ processing: number; unnotified: number; outbox: number }>(sql`
+        select (select count(*)::int from orders where status = 'processing') as processing,
+               (select count(*)::int from orders where notified_at is null) as unnotified,
+               (select count(*)::int from outbox where published_at is null) as outbox`);
+      console.log('stuck:', JSON.stringify(stuck));
+      for (const service of services) {
+        console.log(service.name, service.lines.filter((l) => l.level === 'warn' || l.level === 'error').slice(-6).map((l) => `${l.msg} ${JSON.stringify(l.err ?? '').slice(0, 200)}`));
+      }
+      throw error;
+    });
     const states = await finalStates(pipeline);
     expect(states).toMatchObject({ unfinished: 0, doubleCharged: 0, doubleNotified: 0 });
     expect(states.orders).toBe(accepted.length);
