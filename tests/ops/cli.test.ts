@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
+import { runCli } from '../helpers/cli.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { deadLetterAnOrder, fixMissingOrder } from './dead-letter-helpers.ts';
 
 allowSlowTests();
 
 let pipeline: Pipeline;
-const root = new URL('../..', import.meta.url).pathname;
 
 beforeAll(async () => {
   pipeline = await createPipeline('ops_cli');
@@ -20,15 +20,8 @@ afterAll(async () => {
   await pipeline.close();
 });
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, 'run', ...args], {
-    cwd: root,
-    env: { PATH: Bun.env.PATH ?? '', DATABASE_URL: pipeline.url, REDIS_URL: pipeline.env().REDIS_URL!, STREAM_PREFIX: pipeline.prefix, ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code: await proc.exited, stdout, stderr };
+function cli(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, { DATABASE_URL: pipeline.url, REDIS_URL: pipeline.env().REDIS_URL!, STREAM_PREFIX: pipeline.prefix, ...env });
 }
 
 describe('bun run streams', () => {

@@ -5,6 +5,7 @@ import { recordToFields } from '../../src/shared/streams/stream-id.ts';
 import { fixMissingOrder } from '../ops/dead-letter-helpers.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService, type RunningService } from '../helpers/processes.ts';
+import { runCli } from '../helpers/cli.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -18,7 +19,6 @@ const PARTITIONS = 3;
 let pipeline: Pipeline;
 let paymentA: RunningService;
 let paymentB: RunningService;
-const root = new URL('../..', import.meta.url).pathname;
 
 beforeAll(async () => {
   pipeline = await createPipeline('partitions', { partitions: PARTITIONS });
@@ -31,16 +31,7 @@ afterAll(async () => {
   await pipeline.close();
 });
 
-async function cli(args: string[]) {
-  const proc = Bun.spawn([process.execPath, 'run', ...args], {
-    cwd: root,
-    env: { PATH: Bun.env.PATH ?? '', ...pipeline.env() },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code: await proc.exited, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, pipeline.env());
 
 describe('streams partitioned by order id on one Redis', () => {
   it('spread orders over the partitions, and each worker pays only the orders of the partitions it reads', async () => {
