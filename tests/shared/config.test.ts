@@ -39,4 +39,11 @@ describe('loadConfig', () => {
   it('refuses to keep idempotency keys for less than 24 hours', () => {
     expect(() => loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '1' })).toThrow(/IDEMPOTENCY_KEY_TTL_HOURS="1"/);
   });
+
+  it('refuses a Redis Cluster without partitions, or with a hash tag in the prefix, naming the settings', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).toThrow(/STREAM_PARTITIONS=1 must be at least 2 with REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', STREAM_PARTITIONS: '3', STREAM_PREFIX: '{app}:' })).toThrow(/STREAM_PREFIX="\{app\}:"/);
+    expect(() => loadConfig({ STREAM_PARTITIONS: '3', CONSUMER_PARTITIONS: '2-3' })).toThrow(/CONSUMER_PARTITIONS="2-3"/);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001', STREAM_PARTITIONS: '6', CONSUMER_PARTITIONS: '0-2,5' }).partitions).toEqual({ count: 6, consumed: [0, 1, 2, 5] });
+  });
 });

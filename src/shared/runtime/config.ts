@@ -241,6 +241,12 @@ function crossChecks(env: Env): string[] {
   if (consumed.length === 0 || consumed.some((p) => p >= env.STREAM_PARTITIONS)) {
     problems.push(`CONSUMER_PARTITIONS=${JSON.stringify(env.CONSUMER_PARTITIONS)} must name partitions between 0 and STREAM_PARTITIONS-1=${env.STREAM_PARTITIONS - 1}`);
   }
+  if (env.REDIS_CLUSTER_NODES && env.STREAM_PARTITIONS < 2) {
+    // Plain keys hash to different slots: dead-lettering's MULTI (XADD there, XACK here) would fail with CROSSSLOT.
+    problems.push(
+      `STREAM_PARTITIONS=${env.STREAM_PARTITIONS} must be at least 2 with REDIS_CLUSTER_NODES: only partitioned keys carry the hash tag that keeps a stream and its dead-letter stream in one slot`,
+    );
+  }
   if (env.REDIS_CLUSTER_NODES && env.STREAM_PREFIX.includes('{')) {
     problems.push(
       `STREAM_PREFIX=${JSON.stringify(env.STREAM_PREFIX)} must not contain '{' with REDIS_CLUSTER_NODES: a hash tag in the prefix would put every partition in one slot`,
