@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'bun:test';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Redis from 'ioredis';
+import { partitionKeys, TOPOLOGY } from '../src/shared/pipeline/topology.ts';
 import { EnvSchema, loadConfig } from '../src/shared/runtime/config.ts';
+import { readTracingSettings, TRACING_VARIABLES } from '../src/shared/tracing/settings.ts';
+import { createLogger } from '../src/shared/runtime/log.ts';
+import { assertClusterReady, createRedisClient } from '../src/shared/runtime/redis.ts';
 import { loadPrometheusConfig } from './helpers/monitoring.ts';
 import { freePort } from './helpers/redis.ts';
 import { waitFor } from './helpers/wait-for.ts';
@@ -33,7 +37,8 @@ type Compose = { services: Record<string, Record<string, any>> };
 const composeWith = (env: Record<string, string>) => interpolate(Bun.YAML.parse(composeText) as Compose, env);
 const compose = composeWith({});
 const scripts: Record<string, string> = (await Bun.file(new URL('package.json', root)).json()).scripts;
-const known = new Set(Object.keys(EnvSchema.properties));
+// The Config's variables, and the OpenTelemetry ones the README's Tracing section documents.
+const known = new Set([...Object.keys(EnvSchema.properties), ...Object.keys(TRACING_VARIABLES)]);
 const services = compose.services;
 const ours = ['migrate', 'api', 'payment', 'notify'];
 
@@ -153,7 +158,7 @@ describe('compose.yaml, the observability profile', () => {
   const containerPorts = (name: string) => (services[name]!.ports as string[]).map((mapping) => Number(mapping.split(':').at(-1)));
 
   it('runs Prometheus, Grafana and Jaeger only with --profile observability, and the rest without it', () => {
-    const profiled = Object.entries(services).filter(([, service]) => service.profiles).map(([name]) => name);
+    const profiled = Object.entries(services).filter(([, service]) => service.profiles?.includes('observability')).map(([name]) => name);
     expect(profiled.toSorted()).toEqual(observability.toSorted());
     for (const name of observability) expect(services[name]!.profiles).toEqual(['observability']);
   });
@@ -208,10 +213,193 @@ describe('compose.yaml, the observability profile', () => {
     expect(containerPorts('jaeger')).toEqual(expect.arrayContaining([4317, 4318, 16686]));
   });
 
+  it('has the services trace to it with OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318, and not at all without', () => {
+    const { services: traced } = composeWith({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' });
+    for (const name of ['api', 'payment', 'notify']) {
+      expect(readTracingSettings(services[name]!.environment, name).enabled).toBe(false);
+      const settings = readTracingSettings(traced[name]!.environment, name);
+      if (!settings.enabled) throw new Error(`${name} does not trace`);
+      const endpoint = new URL(settings.endpoint);
+      expect(endpoint.hostname).toBe('jaeger');
+      expect(containerPorts('jaeger')).toContain(Number(endpoint.port));
+    }
+  });
+
   it('publishes their ports on the loopback interface only, none of them the API port', () => {
     for (const name of observability) {
       for (const mapping of services[name]!.ports as string[]) expect(mapping).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
     }
     expect((services.grafana!.ports as string[]).some((mapping) => mapping.startsWith('127.0.0.1:3000:'))).toBe(false);
   });
+});
+
+describe('compose.yaml, the cluster profile', () => {
+  const nodes = ['redis-cluster-1', 'redis-cluster-2', 'redis-cluster-3', 'redis-cluster-4', 'redis-cluster-5', 'redis-cluster-6'];
+  const init = 'redis-cluster-init';
+  /** Each of ours on the cluster, and its counterpart in the default system. */
+  const counterparts = { 'migrate-cluster': 'migrate', 'api-cluster': 'api', 'payment-cluster': 'payment', 'notify-cluster': 'notify' } as const;
+  const oursOnCluster = Object.keys(counterparts) as (keyof typeof counterparts)[];
+  const running = oursOnCluster.filter((name) => name !== 'migrate-cluster');
+  const privateNetwork = 'redis-cluster';
+  /** The value after `flag` in a command; the last one, as redis-server reads it. */
+  const arg = (command: string[], flag: string) => (command.includes(flag) ? command[command.lastIndexOf(flag) + 1] : undefined);
+  const nodePort = (name: string, from = services) => Number(arg(from[name]!.command, '--port') ?? 6379);
+  const initScript = (from = services) => (from[init]!.command as string[]).join(' ');
+
+  it('runs the cluster and our services on it only with --profile cluster, leaving the default system as it was', () => {
+    const inCluster = Object.entries(services).filter(([, service]) => service.profiles?.includes('cluster')).map(([name]) => name);
+    expect(inCluster.toSorted()).toEqual([...nodes, init, ...oursOnCluster].toSorted());
+    for (const name of inCluster) expect(services[name]!.profiles).toEqual(['cluster']);
+    const always = Object.entries(services).filter(([, service]) => !service.profiles).map(([name]) => name);
+    expect(always.toSorted()).toEqual(['postgres', 'redis', ...ours].toSorted());
+    // The default system stands alone: none of it waits for a profiled service.
+    for (const name of always) for (const dependency of Object.keys(services[name]!.depends_on ?? {})) expect(always).toContain(dependency);
+    // The same processes as the default system's, only configured for the cluster.
+    for (const name of oursOnCluster) expect(services[name]!.command).toEqual(services[counterparts[name]]!.command);
+  });
+
+  it('runs six cluster-enabled Redis 7 nodes, each announcing its own service name as a host name, with the password and AOF', () => {
+    for (const [env, password] of [[{}, 'order-service-dev-redis'], [{ REDIS_PASSWORD: 'set-by-the-operator' }, 'set-by-the-operator']] as const) {
+      const { services: resolved } = composeWith(env);
+      for (const name of nodes) {
+        const node = resolved[name]!;
+        const command: string[] = node.command;
+        expect(node.image).toMatch(/^redis:7/);
+        expect(command[0]).toBe('redis-server');
+        expect(arg(command, '--cluster-enabled')).toBe('yes');
+        // Clients (ioredis inside the network) are sent to this name, which compose's DNS resolves.
+        expect(arg(command, '--cluster-announce-hostname')).toBe(name);
+        expect(arg(command, '--cluster-preferred-endpoint-type')).toBe('hostname');
+        expect(arg(command, '--appendonly')).toBe('yes');
+        expect(arg(command, '--requirepass')).toBe(password);
+        // A replica authenticates to its master with it.
+        expect(arg(command, '--masterauth')).toBe(password);
+        expect(node.environment.REDISCLI_AUTH).toBe(password);
+        expect(node.healthcheck.test.join(' ')).toContain('PONG');
+        expect(node.networks).toEqual([privateNetwork]);
+        expect(node.ports).toBeUndefined();
+      }
+    }
+    const networks = (Bun.YAML.parse(composeText) as { networks: Record<string, { internal?: boolean }> }).networks;
+    expect(networks[privateNetwork]!.internal).toBe(true);
+  });
+
+  it('forms the cluster with one redis-cli --cluster create over every node, one replica per master, once every node is healthy', () => {
+    const script = initScript();
+    const create = script.match(/redis-cli --cluster create ((?:\S+:\d+ )+)--cluster-replicas 1 --cluster-yes/);
+    expect(create).not.toBeNull();
+    expect(create![1]!.trim().split(' ')).toEqual(nodes.map((name) => `${name}:${nodePort(name)}`));
+    const service = services[init]!;
+    expect(service.image).toMatch(/^redis:7/);
+    expect(service.restart).toBe('no');
+    expect(service.networks).toContain(privateNetwork);
+    expect(service.environment.REDISCLI_AUTH).toBe('order-service-dev-redis');
+    expect(Object.keys(service.depends_on).toSorted()).toEqual(nodes.toSorted());
+    for (const name of nodes) expect(service.depends_on[name].condition).toBe('service_healthy');
+    for (const name of running) {
+      expect(services[name]!.depends_on[init].condition).toBe('service_completed_successfully');
+      expect(services[name]!.depends_on['migrate-cluster'].condition).toBe('service_completed_successfully');
+      expect(services[name]!.restart).toBe('unless-stopped');
+    }
+  });
+
+  it('configures our services for the cluster: valid settings, every seed a cluster node on its port, partitioned, a database of their own', () => {
+    for (const [env, password] of [[{}, 'order-service-dev-redis'], [{ REDIS_PASSWORD: 'set-by-the-operator' }, 'set-by-the-operator']] as const) {
+      const { services: resolved } = composeWith(env);
+      for (const name of oursOnCluster) {
+        const environment: Record<string, string> = resolved[name]!.environment;
+        for (const key of Object.keys(environment)) expect(known.has(key) ? key : `unknown variable ${key} in ${name}`).toBe(key);
+        const config = loadConfig(environment);
+        expect(config.redisClusterNodes?.length).toBeGreaterThan(0);
+        for (const seed of config.redisClusterNodes!) {
+          expect(nodes).toContain(seed.host);
+          expect(seed.port).toBe(nodePort(seed.host, resolved));
+        }
+        expect(config.partitions.count).toBeGreaterThan(1);
+        // The password the nodes require travels in REDIS_URL.
+        expect(decodeURIComponent(new URL(config.redisUrl).password)).toBe(password);
+        for (const node of nodes) expect(arg(resolved[node]!.command, '--requirepass')).toBe(password);
+        const database = new URL(config.database.url);
+        expect(database.hostname).toBe('postgres');
+        expect(database.pathname).not.toBe(new URL(loadConfig(resolved[counterparts[name]]!.environment).database.url).pathname);
+      }
+    }
+    for (const name of running) {
+      // The cluster's network for Redis, the default one for PostgreSQL (and the published API port).
+      expect(services[name]!.networks.toSorted()).toEqual(['default', privateNetwork]);
+      const config = loadConfig(services[name]!.environment);
+      expect(services[name]!.healthcheck.test.join(' ')).toContain(`:${name === 'api-cluster' ? config.api.port : config.healthPort}/health`);
+    }
+    for (const name of ['payment-cluster', 'notify-cluster']) {
+      expect(services[name]!.container_name).toBeUndefined();
+      expect(services[name]!.ports).toBeUndefined();
+      expect(services[name]!.environment.CONSUMER_NAME).toBeUndefined();
+    }
+  });
+
+  it('publishes nothing beyond the loopback interface, and no host port twice', () => {
+    for (const name of [...nodes, init, ...oursOnCluster]) {
+      for (const mapping of (services[name]!.ports ?? []) as string[]) expect(mapping).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+    const hostPorts = Object.values(services).flatMap((service) => ((service.ports ?? []) as string[]).map((mapping) => mapping.split(':').at(-2)));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+  });
+
+  it("runs the nodes' and the one-shot's commands as written: a cluster forms once, and the services' client uses it with their password", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'compose-cluster-'));
+    const ports = new Map<string, number>();
+    const procs: ReturnType<typeof Bun.spawn>[] = [];
+    const config = loadConfig(services['payment-cluster']!.environment);
+    const log = createLogger({ service: 'compose-test', level: 'silent' });
+    let client: ReturnType<typeof createRedisClient> | undefined;
+    try {
+      for (const name of nodes) {
+        const port = await freePort();
+        ports.set(name, port);
+        // Each command as written, on a free local port and a scratch directory, announcing 127.0.0.1: the
+        // container host names only resolve inside compose's network.
+        const nodeDir = join(dir, name);
+        mkdirSync(nodeDir);
+        const command = [...(services[name]!.command as string[]), '--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--save', '', '--cluster-announce-hostname', '127.0.0.1'];
+        procs.push(Bun.spawn(command, { stdout: 'ignore', stderr: 'ignore' }));
+      }
+      const password = arg(services[nodes[0]!]!.command, '--requirepass')!;
+      for (const [name, port] of ports) {
+        await waitFor(() => Bun.spawnSync(['redis-cli', '-p', String(port), 'ping'], { env: { ...Bun.env, REDISCLI_AUTH: password } }).stdout.toString().includes('PONG'), {
+          what: `${name} on port ${port}`,
+        });
+      }
+      // The one-shot's script with each service name:port as this machine's port.
+      let script = (services[init]!.command as string[]).at(-1)!;
+      for (const [name, port] of ports) script = script.replaceAll(`${name}:${nodePort(name)}`, `127.0.0.1:${port}`).replaceAll(`-h ${name} `, `-h 127.0.0.1 -p ${port} `);
+      const runInit = () => Bun.spawnSync(['sh', '-c', script], { env: { ...Bun.env, ...services[init]!.environment } });
+      const first = runInit();
+      expect(first.exitCode === 0 ? 0 : first.stdout.toString() + first.stderr.toString()).toBe(0);
+      const again = runInit();
+      expect(again.exitCode).toBe(0);
+      expect(again.stdout.toString()).toContain('already formed');
+
+      const seed = ports.get(config.redisClusterNodes![0]!.host)!;
+      client = createRedisClient({ url: config.redisUrl, clusterNodes: [{ host: '127.0.0.1', port: seed }] }, { connectionName: 'compose-test', log });
+      await assertClusterReady(client, { url: config.redisUrl, clusterNodes: [{ host: '127.0.0.1', port: seed }] });
+      const info = String(await client.cluster('INFO'));
+      expect(info).toContain('cluster_size:3');
+      expect(info).toContain('cluster_known_nodes:6');
+      // Each replica replicates (it authenticates to its master with --masterauth).
+      const replication = (port: number) => Bun.spawnSync(['redis-cli', '-p', String(port), 'info', 'replication'], { env: { ...Bun.env, REDISCLI_AUTH: password } }).stdout.toString();
+      await waitFor(() => [...ports.values()].filter((port) => replication(port).includes('role:slave')).length === 3, { what: 'three replicas' });
+      for (const port of ports.values()) {
+        if (replication(port).includes('role:slave')) await waitFor(() => replication(port).includes('master_link_status:up'), { what: `the replica on ${port} in sync` });
+      }
+      // Every partition of the services' streams is writable, wherever its slot lives.
+      for (const { key } of partitionKeys('compose-test:', TOPOLOGY.OrderPlaced.stream, config.partitions.count)) {
+        expect(await client.xadd(key, '*', 'probe', '1')).toBeTruthy();
+      }
+    } finally {
+      client?.disconnect();
+      for (const proc of procs) proc.kill('SIGKILL');
+      await Promise.all(procs.map((proc) => proc.exited));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

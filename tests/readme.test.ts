@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'bun:test';
 import { EnvSchema } from '../src/shared/runtime/config.ts';
+import { TRACING_VARIABLES } from '../src/shared/tracing/settings.ts';
 
 const root = new URL('..', import.meta.url);
 const readme = await Bun.file(new URL('README.md', root)).text();
@@ -10,6 +11,13 @@ describe('the README', () => {
     const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## HTTP API'));
     const documented = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
     expect(documented.toSorted()).toEqual(Object.keys(EnvSchema.properties).toSorted());
+  });
+
+  it('documents the OpenTelemetry variables in the Tracing section, and no other', () => {
+    const start = readme.indexOf('## Tracing');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
+    expect(documented.toSorted()).toEqual(Object.keys(TRACING_VARIABLES).toSorted());
   });
 
   it('only shows `bun run` commands that exist', () => {

@@ -3,6 +3,7 @@ import { Elysia } from 'elysia';
 import type { AppDeps } from './deps.ts';
 import { errorHandler } from './errors/handler.ts';
 import { requestContext } from './plugins/request-context.ts';
+import { requestTracing } from './plugins/request-tracing.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { menuRoutes } from './routes/menu.ts';
@@ -13,6 +14,7 @@ import { ordersRoutes } from './routes/orders.ts';
 /** Builds the HTTP API without listening, so tests drive it with `app.handle(request)`. */
 export function createApp(deps: AppDeps) {
   return new Elysia()
+    .use(requestTracing(deps.tracing))
     .use(errorHandler(deps.log))
     .use(requestContext(deps.log, deps.metrics))
     .use(

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/runtime/log.ts';
 import type { ShutdownFlag } from '../shared/runtime/probes.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { Redis } from '../shared/runtime/redis.ts';
+import type { Tracing } from '../shared/tracing/tracing.ts';
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
@@ -22,4 +23,6 @@ export interface AppDeps {
   outbox: { kick(): void };
   /** Once requested, /health/live and /health/ready answer 503; without it the process is never stopping. */
   shutdown?: ShutdownFlag;
+  /** OpenTelemetry spans for requests and the order write; without it (or with it off) none. */
+  tracing?: Tracing;
 }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { createDb } from '../shared/db/client.ts';
 import { seedMenu } from '../shared/db/seed.ts';
-import { createLogger } from '../shared/runtime/log.ts';
+import { startLogAndTracing } from '../shared/runtime/log-and-tracing.ts';
 import { createMetricsRegistry } from '../shared/runtime/metrics.ts';
 import { registerPipelineGauges } from '../shared/ops/pipeline-gauges.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -17,7 +17,7 @@ import { createApp } from './app.ts';
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 
 const config = loadConfigOrExit(Bun.env);
-const log = createLogger({ service: 'api', level: config.logLevel });
+const { log, tracing } = startLogAndTracing({ service: 'api', level: config.logLevel, env: Bun.env });
 surviveStrayConnectionErrors(log);
 const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
@@ -34,7 +34,7 @@ const reconciler = startPeriodic(
   'reconciler',
   Math.max(100, Math.min(config.reconciler.olderThanMs / 2, 30_000)),
   async () => {
-    const reemitted = await reconcile(db, config.reconciler);
+    const reemitted = await reconcile(db, { ...config.reconciler, tracing });
     if (reemitted.orderPlaced + reemitted.paymentCompleted > 0) {
       log.warn({ ...reemitted }, 're-emitted events for stalled orders');
       relay.kick();
@@ -72,6 +72,7 @@ const app = createApp({
   // Redis away does not stop the API taking orders (they wait in the outbox), so it must not take it out of rotation.
   readinessChecks: { postgres: () => db.execute(sql`select 1`) },
   shutdown,
+  tracing,
 }).listen({ port: config.api.port, hostname: '0.0.0.0' });
 log.info({ port: app.server?.port, docs: `http://localhost:${app.server?.port}/docs` }, 'api listening');
 // Publish anything a previous run left in the outbox.
@@ -84,4 +85,6 @@ exitGracefullyOnSignal(log, config.shutdownTimeoutMs, [
   () => Promise.all([relay.stop(), reconciler.stop(), keyPurge.stop()]),
   () => closeRedis(redis),
   () => close(),
+  // Last, so the spans of the requests that finished while stopping go out too.
+  () => tracing.shutdown(),
 ]);

@@ -2,4 +2,4 @@ import { loadConfigOrExit } from '../shared/runtime/startup.ts';
 import { runWorker } from '../shared/worker/run-worker.ts';
 import { notifyWorker } from './spec.ts';
 
-runWorker(notifyWorker(loadConfigOrExit(Bun.env)));
+runWorker(notifyWorker(loadConfigOrExit(Bun.env)), { env: Bun.env });

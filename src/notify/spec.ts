@@ -11,6 +11,6 @@ export function notifyWorker(config: Config): WorkerSpec<PaymentCompleted> {
     defaultHealthPort: 3002,
     consumes: Events.paymentCompleted,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
-    setup: ({ db, log }) => ({ handleBatch: createNotifyHandler({ db, log }) }),
+    setup: ({ db, log, tracing }) => ({ handleBatch: createNotifyHandler({ db, log, tracing }) }),
   };
 }

@@ -3,10 +3,15 @@ import type { PaymentCompleted } from '../shared/pipeline/events.ts';
 import type { Logger } from '../shared/runtime/log.ts';
 import type { BatchItem, BatchResult } from '../shared/streams/consumer.ts';
 import { PoisonMessage } from '../shared/streams/poison-message.ts';
+import { withEntryContext } from '../shared/tracing/consumer-spans.ts';
+import { withDatabaseSpan } from '../shared/tracing/database-spans.ts';
+import { DISABLED_TRACING, type Tracing } from '../shared/tracing/tracing.ts';
 
 export interface NotifyWorkerDeps {
   db: Database;
   log: Logger;
+  /** The batch's statement gets a database span; each notice is logged in its order's trace. */
+  tracing?: Tracing;
 }
 
 interface NotifiedRow {
@@ -23,13 +28,13 @@ interface NotifiedRow {
  * order, and the log line is only written when that row was new, so a redelivered or re-emitted
  * event notifies nobody twice. An event about an order that does not exist is poison.
  */
-export function createNotifyHandler({ db, log: baseLog }: NotifyWorkerDeps) {
+export function createNotifyHandler({ db, log: baseLog, tracing = DISABLED_TRACING }: NotifyWorkerDeps) {
   const sql = db.$client;
   return async function handlePaymentsCompleted(batch: BatchItem<PaymentCompleted>[]): Promise<BatchResult> {
     const events = batch.map(({ message }) => message);
     // One round trip: insert the notifications of the orders that exist (the first event per order
     // wins within a batch), stamp those orders notified, and say what happened to each order.
-    const rows = await sql<NotifiedRow[]>`
+    const rows = await withDatabaseSpan(tracing, { summary: 'INSERT notifications UPDATE orders', operation: 'WITH' }, () => sql<NotifiedRow[]>`
       with batch as (
         select * from unnest(
           ${events.map((e) => e.payload.orderId)}::uuid[], ${events.map((e) => e.eventId)}::uuid[],
@@ -51,7 +56,7 @@ export function createNotifyHandler({ db, log: baseLog }: NotifyWorkerDeps) {
       union all
       select k.order_id, 'known', null::text, null::timestamptz from known k where not exists (select 1 from created c where c.order_id = k.order_id)
       union all
-      select distinct b.order_id, 'missing', null::text, null::timestamptz from batch b where not exists (select 1 from known k where k.order_id = b.order_id)`;
+      select distinct b.order_id, 'missing', null::text, null::timestamptz from batch b where not exists (select 1 from known k where k.order_id = b.order_id)`);
 
     const byOrder = new Map(rows.map((row) => [row.order_id, row]));
     const failed: NonNullable<BatchResult['failed']> = [];
@@ -65,21 +70,23 @@ export function createNotifyHandler({ db, log: baseLog }: NotifyWorkerDeps) {
       }
       const log = baseLog.child({ order_id: orderId, request_id: event.requestId, event_id: event.eventId, entry_id: meta.id });
       if (row.state !== 'created' || told.has(orderId)) {
-        log.info('customer already notified; nothing to do');
+        withEntryContext(meta.id, () => log.info('customer already notified; nothing to do'));
         continue;
       }
       told.add(orderId);
-      // The notification itself: one line per order, everything a mailer would need.
-      log.info(
-        {
-          channel: row.channel,
-          email: customerEmail,
-          outcome,
-          total_cents: event.payload.totalCents,
-          ...(event.payload.failureReason ? { failure_reason: event.payload.failureReason } : {}),
-          notified_at: row.created_at && new Date(row.created_at).toISOString(),
-        },
-        outcome === 'succeeded' ? 'customer notified: payment received' : 'customer notified: payment failed',
+      // The notification itself: one line per order, everything a mailer would need, in the order's trace.
+      withEntryContext(meta.id, () =>
+        log.info(
+          {
+            channel: row.channel,
+            email: customerEmail,
+            outcome,
+            total_cents: event.payload.totalCents,
+            ...(event.payload.failureReason ? { failure_reason: event.payload.failureReason } : {}),
+            notified_at: row.created_at && new Date(row.created_at).toISOString(),
+          },
+          outcome === 'succeeded' ? 'customer notified: payment received' : 'customer notified: payment failed',
+        ),
       );
     }
     return { failed };

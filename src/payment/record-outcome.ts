@@ -10,17 +10,22 @@ export type OrderFacts = Pick<Order, 'id' | 'customerEmail' | 'totalCents' | 're
  * One statement for a whole batch: each order's payment attempt, its new status and its
  * `payment.completed` outbox row, atomically. An order that already had an outcome (another
  * worker, or an earlier delivery, got there first) gets nothing written. Returns the ids of the
- * orders whose outcome was recorded now.
+ * orders whose outcome was recorded now. Each outbox row's fields carry the `traceparent` given with
+ * its outcome (the context of its publish span), when tracing is on.
  */
-export async function recordOutcomes(db: Database, outcomes: { order: OrderFacts; result: PaymentResult }[]): Promise<Set<string>> {
+export async function recordOutcomes(db: Database, outcomes: { order: OrderFacts; result: PaymentResult; traceparent?: string }[]): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set();
-  const events = outcomes.map(({ order, result }) =>
-    paymentCompletedEvent(order, {
-      outcome: result.outcome,
-      attempts: result.attempts,
-      chargeId: result.outcome === 'succeeded' ? result.chargeId : null,
-      failureReason: result.outcome === 'failed' ? result.failureReason : null,
-    }),
+  const events = outcomes.map(({ order, result, traceparent }) =>
+    paymentCompletedEvent(
+      order,
+      {
+        outcome: result.outcome,
+        attempts: result.attempts,
+        chargeId: result.outcome === 'succeeded' ? result.chargeId : null,
+        failureReason: result.outcome === 'failed' ? result.failureReason : null,
+      },
+      { traceparent },
+    ),
   );
   const sql = db.$client;
   const rows = await sql<{ order_id: string }[]>`

@@ -21,7 +21,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
     defaultHealthPort: 3001,
     consumes: Events.orderPlaced,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
-    setup({ db, redis, log, metrics: registry }) {
+    setup({ db, redis, log, metrics: registry, tracing }) {
       const metrics = createPaymentMetrics(registry);
       // The operations page shows each worker's breaker through its field in the deployment's breaker hash.
       const report = () => reportBreakerState(redis, config.streamPrefix, config.consumer.consumerName, breaker.state(Date.now()));
@@ -52,6 +52,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
           if (result === 'error') metrics.gatewayErrors.inc();
         },
         onOutcome: (outcome) => metrics.payments.inc({ outcome }),
+        tracing,
         crash(point: CrashPoint) {
           if (crashed || config.testing.crashAt !== point) return;
           crashed = true;

@@ -1,8 +1,13 @@
 import type { Database } from '../shared/db/client.ts';
-import type { OrderPlaced } from '../shared/pipeline/events.ts';
+import { Events, type OrderPlaced } from '../shared/pipeline/events.ts';
 import type { Config } from '../shared/runtime/config.ts';
 import type { BatchItem, BatchResult } from '../shared/streams/consumer.ts';
 import { PoisonMessage } from '../shared/streams/poison-message.ts';
+import { entryContext, withEntryContext } from '../shared/tracing/consumer-spans.ts';
+import { withDatabaseSpan } from '../shared/tracing/database-spans.ts';
+import { startPublishSpan, type PublishSpan } from '../shared/tracing/producer-spans.ts';
+import { APP_ORDER_ID } from '../shared/tracing/semconv.ts';
+import { DISABLED_TRACING, type Tracing } from '../shared/tracing/tracing.ts';
 import { chargeWithRetries, type ChargeDeps, type PaymentResult } from './charge.ts';
 import { recordOutcomes, type OrderFacts } from './record-outcome.ts';
 
@@ -16,6 +21,8 @@ export interface PaymentWorkerDeps extends ChargeDeps {
   crash?: (point: CrashPoint) => void;
   /** Told about each outcome this worker recorded. */
   onOutcome?: (outcome: 'succeeded' | 'failed') => void;
+  /** Each outcome's `payment.completed` gets a publish span in its order's trace; the batch's statement a database span. */
+  tracing?: Tracing;
 }
 
 interface OrderRow {
@@ -38,7 +45,7 @@ interface OrderRow {
  * alone (a transient error: the runner pauses and retries it); the rest of the batch goes on.
  */
 export function createPaymentHandler(deps: PaymentWorkerDeps) {
-  const { db, crash = () => {} } = deps;
+  const { db, crash = () => {}, tracing = DISABLED_TRACING } = deps;
   const sql = db.$client;
   return async function handleOrdersPlaced(batch: BatchItem<OrderPlaced>[]): Promise<BatchResult> {
     const logOf = ({ message, meta }: BatchItem<OrderPlaced>) =>
@@ -54,35 +61,49 @@ export function createPaymentHandler(deps: PaymentWorkerDeps) {
     const toCharge = rows.filter((row) => !row.has_outcome);
     if (toCharge.length > 0) crash('before-charge');
     const charged = new Map<string, PromiseSettledResult<PaymentResult>>();
+    // The first entry of each order stands for it: its trace is where the order's charge and outcome go.
+    const firstOf = new Map<string, BatchItem<OrderPlaced>>();
+    for (const item of batch) if (!firstOf.has(item.message.payload.orderId)) firstOf.set(item.message.payload.orderId, item);
     const settled = await Promise.allSettled(
       toCharge.map((row) => {
-        const first = batch.find(({ message }) => message.payload.orderId === row.id)!;
-        return chargeWithRetries({ ...deps, log: logOf(first) }, { idempotencyKey: row.id, amountCents: row.total_cents });
+        const first = firstOf.get(row.id)!;
+        return withEntryContext(first.meta.id, () => chargeWithRetries({ ...deps, log: logOf(first) }, { idempotencyKey: row.id, amountCents: row.total_cents }));
       }),
     );
     toCharge.forEach((row, i) => charged.set(row.id, settled[i]!));
     if (toCharge.length > 0) crash('after-charge');
 
-    const outcomes: { order: OrderFacts; result: PaymentResult }[] = [];
+    const outcomes: { order: OrderFacts; result: PaymentResult; traceparent?: string }[] = [];
+    const publishing: PublishSpan[] = [];
     for (const [id, outcome] of charged) {
       const row = orders.get(id)!;
       if (outcome.status === 'fulfilled') {
-        outcomes.push({ order: { id, customerEmail: row.customer_email, totalCents: row.total_cents, requestId: row.request_id }, result: outcome.value });
+        // A child of this order's process span: the notify worker's span descends from it in turn.
+        const publish = startPublishSpan(tracing, Events.paymentCompleted.stream, { parent: entryContext(firstOf.get(id)!.meta.id), attributes: { [APP_ORDER_ID]: id } });
+        publishing.push(publish);
+        outcomes.push({
+          order: { id, customerEmail: row.customer_email, totalCents: row.total_cents, requestId: row.request_id },
+          result: outcome.value,
+          traceparent: publish.traceparent,
+        });
       }
     }
-    const recorded = await recordOutcomes(db, outcomes);
+    let recorded: Set<string>;
+    try {
+      recorded = await withDatabaseSpan(tracing, { summary: 'INSERT payment_attempts outbox', operation: 'WITH' }, () => recordOutcomes(db, outcomes));
+    } catch (error) {
+      for (const publish of publishing) publish.end(error);
+      throw error;
+    }
+    for (const publish of publishing) publish.end();
     if (recorded.size > 0) deps.outbox.kick();
     if (outcomes.length > 0) crash('after-commit');
 
     const failed: NonNullable<BatchResult['failed']> = [];
     const told = new Set<string>();
-    for (const item of batch) {
+    // One log line per entry, in the entry's own trace (its trace_id and span_id on the line).
+    const report = (item: BatchItem<OrderPlaced>, row: OrderRow) => {
       const { orderId } = item.message.payload;
-      const row = orders.get(orderId);
-      if (!row) {
-        failed.push({ id: item.meta.id, error: new PoisonMessage(`order ${orderId} does not exist`) });
-        continue;
-      }
       const log = logOf(item);
       const outcome = charged.get(orderId);
       if (!outcome) {
@@ -105,6 +126,15 @@ export function createPaymentHandler(deps: PaymentWorkerDeps) {
       } else {
         log.info('another delivery recorded the outcome first; nothing to do');
       }
+    };
+    for (const item of batch) {
+      const { orderId } = item.message.payload;
+      const row = orders.get(orderId);
+      if (!row) {
+        failed.push({ id: item.meta.id, error: new PoisonMessage(`order ${orderId} does not exist`) });
+        continue;
+      }
+      withEntryContext(item.meta.id, () => report(item, row));
     }
     return { failed };
   };

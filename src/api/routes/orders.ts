@@ -50,7 +50,7 @@ const getOrderResponses = {
   ...CommonErrors,
 };
 
-export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
+export function ordersRoutes({ db, log, config, outbox, metrics, tracing }: AppDeps) {
   return new Elysia()
     .use(requestContext(log, metrics))
     .use(jsonBody(config.bodyLimitBytes))
@@ -64,6 +64,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
             ? { key, ttlHours: config.idempotencyKeyTtlHours, waitMs: config.idempotencyWaitMs }
             : undefined,
           retry: config.dbRetry,
+          tracing,
         });
         if (!result.replayed) {
           outbox.kick();

@@ -1,4 +1,9 @@
 import type { Database } from '../../shared/db/client.ts';
+import { Events } from '../../shared/pipeline/events.ts';
+import { withDatabaseSpan } from '../../shared/tracing/database-spans.ts';
+import { withPublishSpan } from '../../shared/tracing/producer-spans.ts';
+import { APP_EVENT_ID, APP_ORDER_ID } from '../../shared/tracing/semconv.ts';
+import { DISABLED_TRACING, type Tracing } from '../../shared/tracing/tracing.ts';
 import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
@@ -29,6 +34,8 @@ export interface PlaceOrderOptions {
   idempotency?: { key: string; ttlHours: number; waitMs: number };
   /** How long to ride through transient database failures before answering 503. */
   retry: DbRetryOptions;
+  /** The order write gets a publish span (its context goes with the event) and a database span. */
+  tracing?: Tracing;
 }
 
 /**
@@ -41,7 +48,11 @@ export interface PlaceOrderOptions {
  * order on a fresh connection, and answers with it if it is there. Never two orders, and never a
  * 5xx for an order that exists.
  */
-export async function placeOrder(db: Database, input: PlaceOrderBody, { requestId, idempotency, retry }: PlaceOrderOptions): Promise<IdempotentResponse<OrderView>> {
+export async function placeOrder(
+  db: Database,
+  input: PlaceOrderBody,
+  { requestId, idempotency, retry, tracing = DISABLED_TRACING }: PlaceOrderOptions,
+): Promise<IdempotentResponse<OrderView>> {
   const pg = db.$client;
   const lines = mergeLines(input.items);
   const orderId = Bun.randomUUIDv7();
@@ -70,7 +81,12 @@ export async function placeOrder(db: Database, input: PlaceOrderBody, { requestI
         return { status: 201, body: order, replayed: true };
       }
     }
-    const result = await writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, requestId, eventId, occurredAt, idempotencyKey: key });
+    // The outbox row is the event's creation: its publish span wraps the statement, and its context is stored with the row.
+    const result = await withPublishSpan(tracing, Events.orderPlaced.stream, { attributes: { [APP_ORDER_ID]: orderId, [APP_EVENT_ID]: eventId } }, (traceparent) =>
+      withDatabaseSpan(tracing, { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, () =>
+        writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, requestId, eventId, occurredAt, idempotencyKey: key, traceparent }),
+      ),
+    );
     if (!result.written) {
       if (key) await releaseIdempotencyKey(pg, key);
       if (result.unknown.length > 0) throw new MenuItemNotFound(result.unknown);

@@ -13,6 +13,8 @@ export interface OrderToWrite {
   occurredAt: Date;
   /** The Idempotency-Key this request holds, linked to the order in the same statement. */
   idempotencyKey?: string;
+  /** The W3C trace context of the event's publish span, stored with it (absent when tracing is off). */
+  traceparent?: string;
 }
 
 interface PricedRow {
@@ -68,6 +70,8 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
         'totalCents', p.total_cents::text,
         -- Compact, exactly as JSON.stringify writes it (every value is an integer).
         'items', (select '[' || string_agg(format('{"menuItemId":%s,"quantity":%s,"unitPriceCents":%s}', menu_item_id, quantity, price_cents), ',' order by menu_item_id) || ']' from priced))
+        -- Only when set: no traceparent field at all, rather than a null, when tracing is off.
+        || jsonb_strip_nulls(jsonb_build_object('traceparent', ${order.traceparent ?? null}::text))
       from placed p
     ),
     keyed as (

@@ -4,6 +4,7 @@ import { DEAD_LETTER_STREAMS, isDeadLetterStream, partitionKeys, streamKey } fro
 import type { Redis } from '../runtime/redis.ts';
 import { DeadLetter, readDeadLetter } from '../streams/dead-letter.ts';
 import { recordToFields } from '../streams/stream-id.ts';
+import { replayedFields } from '../tracing/trace-context.ts';
 
 /** A dead letter as the operations tools show it. */
 export const DeadLetterEntry = Type.Composite([
@@ -70,10 +71,11 @@ export function createDeadLetters(redis: Redis, prefix: string, partitions = 1) 
   /**
    * Puts the entry back on its original stream (the very partition it came from) as a new entry,
    * then removes it from the dead-letter stream: only after the XADD succeeded, so a failure leaves
-   * it where it was.
+   * it where it was. Its trace context moves to `tracelink`: the replay's processing links to the
+   * original trace, as a child of the replaying request's span when there is one.
    */
   async function replayOne(entry: DeadLetterEntry): Promise<string> {
-    const newId = (await redis.xadd(entry.originalStream, '*', ...recordToFields(entry.fields))) as string;
+    const newId = (await redis.xadd(entry.originalStream, '*', ...recordToFields(replayedFields(entry.fields)))) as string;
     await redis.xdel(keyOfEntry(entry), entry.id);
     return newId;
   }

@@ -2,12 +2,15 @@ import { Type, type Static, type TObject, type TProperties, type TSchema } from 
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { paymentOutcome } from '../db/schema.ts';
 import { PoisonMessage } from '../streams/poison-message.ts';
+import { TRACELINK_FIELD, TRACEPARENT_FIELD } from '../tracing/trace-context.ts';
 import { TOPOLOGY, type EventType } from './topology.ts';
 
 // Patterns, not `format`s: TypeBox formats need a registry, and workers should not depend on Elysia's.
 const Uuid = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
 const IsoTime = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' });
 const Cents = Type.Integer({ minimum: 0 });
+// Loose on purpose: a malformed trace context is ignored by the tracing, never a reason to dead-letter an order.
+const TraceContext = Type.String({ maxLength: 256 });
 
 export const OrderPlacedPayload = Type.Object({
   orderId: Uuid,
@@ -36,6 +39,10 @@ function envelope<Kind extends string, Payload extends TObject>(type: Kind, payl
     occurredAt: IsoTime,
     // The X-Request-ID of the HTTP request that started it all: one grep follows an order everywhere.
     requestId: Type.String({ minLength: 1, maxLength: 128 }),
+    // W3C trace context of the span that produced it (see src/shared/tracing/trace-context.ts); absent when tracing is off.
+    [TRACEPARENT_FIELD]: Type.Optional(TraceContext),
+    // Of the event this one is a copy of (reconciler re-emission, dead-letter replay): the consumer links to it.
+    [TRACELINK_FIELD]: Type.Optional(TraceContext),
     payload,
   });
 }
@@ -45,7 +52,7 @@ export type OrderPlaced = Static<typeof OrderPlaced>;
 export const PaymentCompleted = envelope('PaymentCompleted', PaymentCompletedPayload);
 export type PaymentCompleted = Static<typeof PaymentCompleted>;
 
-const ENVELOPE_FIELDS = ['eventId', 'type', 'occurredAt', 'requestId'] as const;
+const ENVELOPE_FIELDS = ['eventId', 'type', 'occurredAt', 'requestId', TRACEPARENT_FIELD, TRACELINK_FIELD] as const;
 const envelopeFields = new Set<string>(ENVELOPE_FIELDS);
 
 export interface EventBase {
@@ -53,8 +60,13 @@ export interface EventBase {
   type: string;
   occurredAt: string;
   requestId: string;
+  traceparent?: string;
+  tracelink?: string;
   payload: object;
 }
+
+/** The trace context an event carries (see the envelope). */
+export type EventTrace = Pick<EventBase, 'traceparent' | 'tracelink'>;
 
 /**
  * One event type: its stream, its schema, and the codec between the event and a stream entry.
@@ -66,8 +78,8 @@ export interface EventDefinition<Event extends EventBase> {
   /** Its stream, from the topology table. */
   stream: string;
   schema: TObject;
-  /** A new event with a fresh id, validated. */
-  create(payload: Event['payload'], requestId: string, occurredAt?: Date): Event;
+  /** A new event with a fresh id, validated; with `trace`, carrying that trace context. */
+  create(payload: Event['payload'], requestId: string, occurredAt?: Date, trace?: EventTrace): Event;
   toFields(event: Event): Record<string, string>;
   /** Parses and validates an entry; throws PoisonMessage with the reason when it is not a valid event. */
   fromFields(fields: Record<string, string>): Event;
@@ -95,8 +107,8 @@ function defineEvent<Event extends EventBase>(schema: TObject): EventDefinition<
     type,
     stream,
     schema,
-    create(payload, requestId, occurredAt = new Date()) {
-      return assertValid({ eventId: crypto.randomUUID(), type, occurredAt: occurredAt.toISOString(), requestId, payload });
+    create(payload, requestId, occurredAt = new Date(), trace = {}) {
+      return assertValid({ eventId: crypto.randomUUID(), type, occurredAt: occurredAt.toISOString(), requestId, ...definedTrace(trace), payload });
     },
     toFields(event) {
       const fields: Record<string, string> = {
@@ -105,6 +117,8 @@ function defineEvent<Event extends EventBase>(schema: TObject): EventDefinition<
         occurredAt: event.occurredAt,
         requestId: event.requestId,
       };
+      if (event.traceparent !== undefined) fields[TRACEPARENT_FIELD] = event.traceparent;
+      if (event.tracelink !== undefined) fields[TRACELINK_FIELD] = event.tracelink;
       for (const [key, value] of Object.entries(event.payload)) {
         if (value === undefined) continue;
         fields[key] = jsonFields.has(key) ? JSON.stringify(value) : String(value);
@@ -119,10 +133,18 @@ function defineEvent<Event extends EventBase>(schema: TObject): EventDefinition<
         const raw = fields[key]!;
         payload[key] = jsonFields.has(key) ? parseJson(raw) : numberFields.has(key) ? parseNumber(raw) : raw;
       }
-      const { eventId, type: entryType, occurredAt, requestId } = fields;
-      return assertValid({ eventId, type: entryType, occurredAt, requestId, payload });
+      const { eventId, type: entryType, occurredAt, requestId, traceparent, tracelink } = fields;
+      const event: Record<string, unknown> = { eventId, type: entryType, occurredAt, requestId, payload };
+      if (traceparent !== undefined) event.traceparent = traceparent;
+      if (tracelink !== undefined) event.tracelink = tracelink;
+      return assertValid(event);
     },
   };
+}
+
+/** Only the trace fields that are set: an absent one stays absent, in the event and in the entry. */
+function definedTrace({ traceparent, tracelink }: EventTrace): EventTrace {
+  return { ...(traceparent ? { traceparent } : {}), ...(tracelink ? { tracelink } : {}) };
 }
 
 function isStructured(schema: TSchema): boolean {

@@ -1,10 +1,10 @@
-import { Events, type OrderPlaced, type PaymentCompleted } from './events.ts';
+import { Events, type EventTrace, type OrderPlaced, type PaymentCompleted } from './events.ts';
 import type { Order, OrderItem, PaymentAttempt } from '../db/schema.ts';
 
 type OrderFacts = Pick<Order, 'id' | 'customerEmail' | 'totalCents' | 'requestId'>;
 
-/** The `orders.placed` event for an order, built from its rows; used by the API and by the reconciler alike. */
-export function orderPlacedEvent(order: OrderFacts, items: Pick<OrderItem, 'menuItemId' | 'quantity' | 'unitPriceCents'>[]): OrderPlaced {
+/** The `orders.placed` event for an order, built from its rows; used by the API and by the reconciler alike. `trace`: the context it is published in. */
+export function orderPlacedEvent(order: OrderFacts, items: Pick<OrderItem, 'menuItemId' | 'quantity' | 'unitPriceCents'>[], trace?: EventTrace): OrderPlaced {
   return Events.orderPlaced.create(
     {
       orderId: order.id,
@@ -13,6 +13,8 @@ export function orderPlacedEvent(order: OrderFacts, items: Pick<OrderItem, 'menu
       items: items.map(({ menuItemId, quantity, unitPriceCents }) => ({ menuItemId, quantity, unitPriceCents })),
     },
     order.requestId,
+    undefined,
+    trace,
   );
 }
 
@@ -20,6 +22,7 @@ export function orderPlacedEvent(order: OrderFacts, items: Pick<OrderItem, 'menu
 export function paymentCompletedEvent(
   order: OrderFacts,
   attempt: Pick<PaymentAttempt, 'outcome' | 'attempts' | 'chargeId' | 'failureReason'>,
+  trace?: EventTrace,
 ): PaymentCompleted {
   return Events.paymentCompleted.create(
     {
@@ -32,5 +35,7 @@ export function paymentCompletedEvent(
       ...(attempt.failureReason ? { failureReason: attempt.failureReason } : {}),
     },
     order.requestId,
+    undefined,
+    trace,
   );
 }

@@ -1,9 +1,13 @@
 import { and, eq, inArray, isNull, lt, ne, notExists, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
 import { orderItems, orders, outbox, paymentAttempts } from '../db/schema.ts';
-import { Events } from './events.ts';
+import { Events, type EventBase, type EventDefinition, type EventTrace } from './events.ts';
 import { orderPlacedEvent, paymentCompletedEvent } from './order-events.ts';
 import { addToOutbox } from './outbox.ts';
+import { startPublishSpan } from '../tracing/producer-spans.ts';
+import { APP_ORDER_ID, APP_REEMITTED } from '../tracing/semconv.ts';
+import { linkTo } from '../tracing/trace-context.ts';
+import { DISABLED_TRACING, type Tracing } from '../tracing/tracing.ts';
 
 // Only one reconciler at a time across all API instances; the others skip their turn.
 const RECONCILER_LOCK = 7_240_003;
@@ -30,7 +34,10 @@ function noRecentEvent(tx: Tx, eventType: string, cutoff: ReturnType<typeof sql>
  * journey stalled for `olderThanMs` since their last event and emits that event again through the
  * outbox. Consumers are idempotent, so a copy of an event that was only slow is harmless.
  */
-export async function reconcile(db: Database, { olderThanMs, limit = 500 }: { olderThanMs: number; limit?: number }): Promise<ReconcileResult> {
+export async function reconcile(
+  db: Database,
+  { olderThanMs, limit = 500, tracing = DISABLED_TRACING }: { olderThanMs: number; limit?: number; tracing?: Tracing },
+): Promise<ReconcileResult> {
   return db.transaction(async (tx) => {
     const [lock] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(${RECONCILER_LOCK}) as locked`);
     if (!lock?.locked) return { orderPlaced: 0, paymentCompleted: 0 };
@@ -44,9 +51,11 @@ export async function reconcile(db: Database, { olderThanMs, limit = 500 }: { ol
       .limit(limit);
     if (stuck.length > 0) {
       const items = await tx.select().from(orderItems).where(inArray(orderItems.orderId, stuck.map((order) => order.id)));
+      const origins = await lastTraceContexts(tx, Events.orderPlaced.type, stuck.map((order) => order.id));
       for (const order of stuck) {
-        const event = orderPlacedEvent(order, items.filter((item) => item.orderId === order.id));
-        await addToOutbox(tx, Events.orderPlaced, event, order.id);
+        await reemit(tx, tracing, Events.orderPlaced, order.id, origins.get(order.id), (trace) =>
+          orderPlacedEvent(order, items.filter((item) => item.orderId === order.id), trace),
+        );
       }
     }
 
@@ -58,9 +67,48 @@ export async function reconcile(db: Database, { olderThanMs, limit = 500 }: { ol
         and(isNull(orders.notifiedAt), ne(orders.status, 'processing'), lt(orders.updatedAt, cutoff), noRecentEvent(tx, Events.paymentCompleted.type, cutoff)),
       )
       .limit(limit);
+    const origins = await lastTraceContexts(tx, Events.paymentCompleted.type, unnotified.map(({ order }) => order.id));
     for (const { order, attempt } of unnotified) {
-      await addToOutbox(tx, Events.paymentCompleted, paymentCompletedEvent(order, attempt), order.id);
+      await reemit(tx, tracing, Events.paymentCompleted, order.id, origins.get(order.id), (trace) => paymentCompletedEvent(order, attempt, trace));
     }
     return { orderPlaced: stuck.length, paymentCompleted: unnotified.length };
   });
+}
+
+/**
+ * Writes a copy of an event to the outbox. Its `tracelink` is the context the last copy was produced
+ * in, so the consumer's span links to the order's trace; its `traceparent` a new trace's publish span
+ * (reconciling is work of its own, not part of the request that placed the order).
+ */
+async function reemit<Event extends EventBase>(
+  tx: Tx,
+  tracing: Tracing,
+  definition: EventDefinition<Event>,
+  orderId: string,
+  origin: string | undefined,
+  build: (trace: EventTrace) => Event,
+): Promise<void> {
+  const publish = startPublishSpan(tracing, definition.stream, {
+    root: true,
+    links: [linkTo(origin, 'origin')],
+    attributes: { [APP_ORDER_ID]: orderId, [APP_REEMITTED]: true },
+  });
+  const event = build({ traceparent: publish.traceparent, tracelink: origin });
+  try {
+    await addToOutbox(tx, definition, event, orderId);
+    publish.end();
+  } catch (error) {
+    publish.end(error);
+    throw error;
+  }
+}
+
+/** The trace context each order's latest outbox row of this type was produced in (its traceparent, else its tracelink). */
+async function lastTraceContexts(tx: Tx, eventType: string, orderIds: string[]): Promise<Map<string, string>> {
+  if (orderIds.length === 0) return new Map();
+  const rows = await tx.execute<{ order_id: string; context: string | null }>(sql`
+    select distinct on (${outbox.orderId}) ${outbox.orderId} as order_id, coalesce(${outbox.fields}->>'traceparent', ${outbox.fields}->>'tracelink') as context
+    from ${outbox} where ${inArray(outbox.orderId, orderIds)} and ${outbox.eventType} = ${eventType}
+    order by ${outbox.orderId}, ${outbox.id} desc`);
+  return new Map(rows.flatMap((row) => (row.context ? [[row.order_id, row.context] as const] : [])));
 }

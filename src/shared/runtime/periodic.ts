@@ -1,4 +1,5 @@
 import type { Logger } from './log.ts';
+import { detached } from '../tracing/trace-context.ts';
 
 export interface Periodic {
   /** Runs the task now (or once more right after the current run); resolves when that run is over. */
@@ -46,7 +47,8 @@ export function startPeriodic(name: string, everyMs: number, task: () => Promise
       again = true;
       return current;
     }
-    current = runLoop().finally(() => {
+    // Outside the trace of whatever asked for the run (a request kicking the relay, say): the task is the process's own.
+    current = detached(runLoop).finally(() => {
       current = undefined;
     });
     return current;

@@ -29,6 +29,22 @@ export interface BatchResult {
   failed?: { id: string; error: unknown }[];
 }
 
+/** An entry as a ProcessingHook sees it: its id, delivery count and raw fields. */
+export interface ProcessedEntry {
+  readonly id: string;
+  readonly deliveries: number;
+  readonly fields: Record<string, string>;
+}
+
+/**
+ * Runs around every handler call, one entry or one batch, e.g. to trace it (the worker runtime fills
+ * it in with OpenTelemetry spans; this library knows nothing of them). It must call `run` once and
+ * return, or throw, what it did. Without one the handler is called directly: nothing to pay.
+ */
+export interface ProcessingHook {
+  process<Result>(entries: readonly ProcessedEntry[], run: () => Promise<Result>): Promise<Result>;
+}
+
 /** The simple form: one entry at a time. Resolving means committed: only then is the entry acknowledged. */
 export type EntryHandler<Message> = { handle: (message: Message, meta: MessageMeta) => Promise<void>; handleBatch?: never };
 
@@ -84,6 +100,8 @@ export interface ConsumerSettings<Message> {
   logContext?: (message: Message) => Record<string, unknown>;
   /** Told what happens to entries, e.g. to count it in metrics. */
   observer?: ConsumerObserver;
+  /** Runs around each handler call (see ProcessingHook); the worker runtime traces through it. */
+  tracing?: ProcessingHook;
   /** For tests: the clock and the backoff's randomness. */
   now?: () => number;
   random?: () => number;
@@ -158,6 +176,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
   const readFields = createFieldsReader();
   const handleBatch = options.handleBatch;
   const handleOne = options.handle;
+  const hook = options.tracing;
 
   let state = initialState(now());
   let loop: Promise<void> | undefined;
@@ -280,7 +299,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       if (decoded === undefined) return;
       if (decoded instanceof Promise) return await decoded;
       try {
-        await handleOne!(decoded.message, { id: entry.id, deliveries: entry.deliveries });
+        const meta = { id: entry.id, deliveries: entry.deliveries };
+        await (hook ? hook.process([{ ...meta, fields: decoded.fields }], () => handleOne!(decoded.message, meta)) : handleOne!(decoded.message, meta));
         succeeded(entry, started);
       } catch (error) {
         await failedOn(entry, decoded.fields, error, { ...options.logContext?.(decoded.message), entry_id: entry.id, deliveries: entry.deliveries });
@@ -303,8 +323,9 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     }
     if (valid.length === 0) return;
     let result: BatchResult | void;
+    const call = () => handleBatch!(valid.map(({ entry, message }) => ({ message, meta: { id: entry.id, deliveries: entry.deliveries } })));
     try {
-      result = await handleBatch!(valid.map(({ entry, message }) => ({ message, meta: { id: entry.id, deliveries: entry.deliveries } })));
+      result = await (hook ? hook.process(valid.map(({ entry, fields }) => ({ id: entry.id, deliveries: entry.deliveries, fields })), call) : call());
     } catch (error) {
       for (const { entry, message, fields } of valid) {
         await failedOn(entry, fields, error, { ...options.logContext?.(message), entry_id: entry.id, deliveries: entry.deliveries, batch: valid.length });

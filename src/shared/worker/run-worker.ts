@@ -5,7 +5,8 @@ import { registerPipelineGauges } from '../ops/pipeline-gauges.ts';
 import type { Config } from '../runtime/config.ts';
 import { startHealthServer } from '../runtime/health-server.ts';
 import { createShutdownFlag } from '../runtime/probes.ts';
-import { createLogger, type Logger } from '../runtime/log.ts';
+import type { Logger } from '../runtime/log.ts';
+import { startLogAndTracing } from '../runtime/log-and-tracing.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../runtime/metrics.ts';
 import { surviveStrayConnectionErrors } from '../runtime/process-guards.ts';
 import { assertClusterReady, createRedisClient, waitUntilReady, type Redis } from '../runtime/redis.ts';
@@ -16,6 +17,9 @@ import { consumerMetrics } from './consumer-metrics.ts';
 import type { EventBase, EventDefinition } from '../pipeline/events.ts';
 import { partitionKeys, streamKey, TOPOLOGY } from '../pipeline/topology.ts';
 import { combineConsumers } from './partitioned-consumer.ts';
+import { consumerSpans } from '../tracing/consumer-spans.ts';
+import { APP_EVENT_ID, APP_ORDER_ID } from '../tracing/semconv.ts';
+import { DISABLED_TRACING, type Tracing } from '../tracing/tracing.ts';
 
 /** The worker's handler, one entry at a time or a batch at once (see the consumer's EntryHandler and BatchHandler), and its hooks. */
 export type WorkerParts<Message> = (EntryHandler<Message> | BatchHandler<Message>) & WorkerHooks;
@@ -37,7 +41,7 @@ export interface WorkerSpec<Message extends EventBase> {
   consumes: EventDefinition<Message>;
   logContext: (message: Message) => Record<string, unknown>;
   /** Builds the handler from the process's connections. */
-  setup: (context: { db: Database; redis: Redis; log: Logger; metrics: MetricsRegistry }) => WorkerParts<Message>;
+  setup: (context: { db: Database; redis: Redis; log: Logger; metrics: MetricsRegistry; tracing: Tracing }) => WorkerParts<Message>;
 }
 
 export interface WorkerConnections {
@@ -47,17 +51,28 @@ export interface WorkerConnections {
   blockingRedis: Redis | ((partition: number | null) => Redis);
   log: Logger;
   metrics: MetricsRegistry;
+  /** A span per entry processed (see consumerSpans); default: off. */
+  tracing?: Tracing;
 }
+
+// Every event carries its order and event id: searchable on the span.
+const entryAttributes = (fields: Record<string, string>) => ({
+  ...(fields.orderId ? { [APP_ORDER_ID]: fields.orderId } : {}),
+  ...(fields.eventId ? { [APP_EVENT_ID]: fields.eventId } : {}),
+});
 
 /**
  * The consumers and handler of a worker on the given connections, not started; tests run it
  * in-process. One consumer runner per partition the worker reads (CONSUMER_PARTITIONS), each on its
  * partition's stream and dead-letter stream, all sharing the handler.
  */
-export function createWorker<Message extends EventBase>(spec: WorkerSpec<Message>, { db, redis, blockingRedis, log, metrics }: WorkerConnections) {
+export function createWorker<Message extends EventBase>(
+  spec: WorkerSpec<Message>,
+  { db, redis, blockingRedis, log, metrics, tracing = DISABLED_TRACING }: WorkerConnections,
+) {
   const { config } = spec;
   const route = TOPOLOGY[spec.consumes.type];
-  const parts = spec.setup({ db, redis, log, metrics });
+  const parts = spec.setup({ db, redis, log, metrics, tracing });
   const observe = consumerMetrics(metrics);
   const blocking = typeof blockingRedis === 'function' ? blockingRedis : () => blockingRedis;
   const consumers = partitionKeys(config.streamPrefix, route.stream, config.partitions.count, config.partitions.consumed).map(({ partition, key }) => ({
@@ -79,6 +94,10 @@ export function createWorker<Message extends EventBase>(spec: WorkerSpec<Message
       gate: parts.gate,
       logContext: spec.logContext,
       observer: observe({ stream: key.slice(config.streamPrefix.length), group: route.group }),
+      // Off: no hook at all, so the runner calls the handler directly.
+      tracing: tracing.enabled
+        ? consumerSpans(tracing, { stream: route.stream, destination: key, group: route.group, consumer: config.consumer.consumerName, partition, attributes: entryAttributes })
+        : undefined,
     }),
   }));
   return { consumer: combineConsumers(consumers), parts, route };
@@ -88,10 +107,11 @@ export function createWorker<Message extends EventBase>(spec: WorkerSpec<Message
  * Everything a worker process does besides its handler, shared by payment and notify:
  * connections, the consumer, the health server, and an orderly shutdown on SIGTERM/SIGINT.
  */
-export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) {
+export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>, { env = {} }: { env?: Record<string, string | undefined> } = {}) {
   const { config } = spec;
   const { consumerName } = config.consumer;
-  const log = createLogger({ service: spec.service, level: config.logLevel });
+  // `env` for the OTEL_* variables (tracing), which the Config does not hold.
+  const { log, tracing } = startLogAndTracing({ service: spec.service, level: config.logLevel, env });
   surviveStrayConnectionErrors(log);
   const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: spec.service });
   const commandTimeoutMs = config.redisCommandTimeoutMs;
@@ -105,7 +125,7 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) 
   };
   const metrics = createMetricsRegistry(spec.service);
   registerPipelineGauges(metrics, { redis, db, prefix: config.streamPrefix, partitions: config.partitions.count });
-  const { consumer, parts, route } = createWorker(spec, { db, redis, blockingRedis, log, metrics });
+  const { consumer, parts, route } = createWorker(spec, { db, redis, blockingRedis, log, metrics, tracing });
   const shutdown = createShutdownFlag();
 
   const health = startHealthServer({
@@ -144,6 +164,8 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>) 
     () => health.stop(),
     () => Promise.all([redis, ...blockingConnections].map(closeRedis)),
     () => close(),
+    // Last, so the spans of the entries finished while draining go out too.
+    () => tracing.shutdown(),
   ]);
   return { consumer, health, log };
 }

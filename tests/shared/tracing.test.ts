@@ -1,0 +1,191 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { eq, sql } from 'drizzle-orm';
+import { outbox } from '../../src/shared/db/schema.ts';
+import { seedMenu } from '../../src/shared/db/seed.ts';
+import { Events } from '../../src/shared/pipeline/events.ts';
+import { reconcile } from '../../src/shared/pipeline/reconciler.ts';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createRedis } from '../../src/shared/runtime/redis.ts';
+import { createConsumer, type ProcessedEntry } from '../../src/shared/streams/consumer.ts';
+import { consumerSpans, withEntryContext } from '../../src/shared/tracing/consumer-spans.ts';
+import { traceLogFields } from '../../src/shared/tracing/log-correlation.ts';
+import { startTracing } from '../../src/shared/tracing/tracing.ts';
+import { createTestApp, postJson, readJson } from '../helpers/app.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { captureLines } from '../helpers/log-capture.ts';
+import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+allowSlowTests();
+
+// The real SDK with an in-memory exporter: what the processes do, minus the HTTP (tests/pipeline/tracing.test.ts has that).
+const exporter = new InMemorySpanExporter();
+const tracing = startTracing({ enabled: true, serviceName: 'test', protocol: 'http/json', endpoint: 'http://unused' }, { exporter });
+const finished = async () => {
+  await tracing.flush();
+  return exporter.getFinishedSpans();
+};
+const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+const traceparent = (span: ReadableSpan) => `00-${span.spanContext().traceId}-${idOf(span)}-01`;
+
+let tdb: TestDatabase;
+const prefix = uniquePrefix('tracing');
+const admin = connectRedis();
+beforeAll(async () => {
+  tdb = await createTestDatabase('tracing');
+  await seedMenu(tdb.db);
+});
+afterEach(async () => {
+  await tracing.flush();
+  exporter.reset();
+});
+afterAll(async () => {
+  await deleteKeys(admin, prefix);
+  admin.disconnect();
+  await tdb.drop();
+  await tracing.shutdown();
+});
+
+describe('POST /orders with tracing on', () => {
+  it('continues the caller trace and stores the publish span context with the outbox row, written by SQL as the codec writes it', async () => {
+    const { app, logs } = createTestApp(tdb.db, { tracing });
+    const caller = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await app.handle(postJson('/orders', { items: [{ menuItemId: 3, quantity: 1 }], customerEmail: 'ada@example.com' }, { traceparent: caller }));
+    expect(res.status).toBe(201);
+    const { id } = await readJson(res);
+
+    const spans = await finished();
+    const server = spans.find((span) => span.kind === SpanKind.SERVER)!;
+    expect(server.name).toBe('POST /orders');
+    expect(server.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(server.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    const publish = spans.find((span) => span.name === 'orders.placed publish')!;
+    expect(publish.parentSpanContext?.spanId).toBe(idOf(server));
+    const write = spans.find((span) => span.name === 'INSERT orders order_items outbox')!;
+    expect(write.parentSpanContext?.spanId).toBe(idOf(publish));
+
+    const [row] = await tdb.db.select().from(outbox).where(eq(outbox.orderId, id));
+    expect(row!.fields.traceparent).toBe(traceparent(publish));
+    expect(Events.orderPlaced.toFields(Events.orderPlaced.fromFields(row!.fields))).toEqual(row!.fields);
+    // Without a logger mixin (this test app's logger has none) lines stay as they were.
+    expect(logs.lines.find((line) => line.msg === 'order placed')).not.toHaveProperty('trace_id');
+  });
+
+  it('leaves GET /health untraced', async () => {
+    const { app } = createTestApp(tdb.db, { tracing });
+    expect((await app.handle(new Request('http://localhost/health'))).status).toBe(200);
+    expect(await finished()).toEqual([]);
+  });
+});
+
+describe('the reconciler with tracing on', () => {
+  it("re-emits with a new trace's publish span as parent and the last emission as link", async () => {
+    const { app } = createTestApp(tdb.db, { tracing });
+    const { id } = await readJson(await app.handle(postJson('/orders', { items: [{ menuItemId: 1, quantity: 1 }], customerEmail: 'late@example.com' })));
+    const [first] = await tdb.db.select().from(outbox).where(eq(outbox.orderId, id));
+    await tdb.db.execute(sql`update orders set updated_at = now() - interval '5 minutes' where id = ${id}`);
+    await tdb.db.execute(sql`update outbox set created_at = now() - interval '5 minutes', published_at = now() where order_id = ${id}`);
+    await finished();
+    exporter.reset();
+
+    expect((await reconcile(tdb.db, { olderThanMs: 60_000, tracing })).orderPlaced).toBeGreaterThanOrEqual(1);
+    const rows = await tdb.db.select().from(outbox).where(eq(outbox.orderId, id)).orderBy(outbox.id);
+    expect(rows).toHaveLength(2);
+    const copy = rows[1]!.fields;
+    expect(copy.tracelink).toBe(first!.fields.traceparent!);
+    const publish = (await finished()).find((span) => span.attributes['app.order.id'] === id)!;
+    expect(publish.name).toBe('orders.placed publish');
+    expect(publish.parentSpanContext).toBeUndefined();
+    expect(publish.attributes['app.reemitted']).toBe(true);
+    expect(copy.traceparent).toBe(traceparent(publish));
+    expect(publish.links.map((link) => link.context.spanId)).toEqual([first!.fields.traceparent!.split('-')[2]!]);
+  });
+});
+
+describe('the consumer with a processing hook', () => {
+  const log = createLogger({ service: 'test', level: 'silent' });
+  const redis = createRedis(TEST_REDIS_URL, { connectionName: 'tracing-test', log });
+  const blockingRedis = createRedis(TEST_REDIS_URL, { connectionName: 'tracing-test-read', log });
+  afterAll(() => {
+    redis.disconnect();
+    blockingRedis.disconnect();
+  });
+
+  function consume(stream: string, handler: { handle: () => Promise<void> } | { handleBatch: (batch: { meta: { id: string } }[]) => Promise<{ failed: { id: string; error: unknown }[] }> }, seen: ProcessedEntry[][]) {
+    const spans = consumerSpans(tracing, { stream: 'demo', destination: stream, group: 'g', consumer: 'c1', partition: null });
+    return createConsumer({
+      redis,
+      blockingRedis,
+      stream,
+      group: 'g',
+      consumerName: 'c1',
+      deadLetterStream: `${stream}.dlq`,
+      deadLetterMaxLen: 100,
+      decode: (fields) => fields,
+      ...handler,
+      log,
+      concurrency: 4,
+      batchSize: 10,
+      blockMs: 100,
+      claimIdleMs: 60_000,
+      maxDeliveries: 3,
+      // The library sees only this: entries in, the handler's result out.
+      tracing: {
+        process(entries, run) {
+          seen.push([...entries]);
+          return spans.process(entries, run);
+        },
+      },
+    });
+  }
+
+  it('runs each handler call inside its entries\' spans, children of their traceparent, failed ones marked', async () => {
+    const stream = `${prefix}batch`;
+    const producer = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const ids = [
+      String(await admin.xadd(stream, '*', 'n', '1', 'traceparent', producer)),
+      String(await admin.xadd(stream, '*', 'n', '2')),
+    ];
+    const seen: ProcessedEntry[][] = [];
+    const logs = captureLines();
+    const traced = createLogger({ service: 'test', level: 'info', destination: logs.stream, mixin: traceLogFields });
+    const consumer = consume(
+      stream,
+      {
+        handleBatch: async (batch) => {
+          for (const { meta } of batch) withEntryContext(meta.id, () => traced.info({ entry: meta.id }, 'handled'));
+          return { failed: [{ id: ids[1]!, error: new Error('no good') }] };
+        },
+      },
+      seen,
+    );
+    void consumer.start();
+    await waitFor(async () => (await finished()).filter((span) => span.kind === SpanKind.CONSUMER).length === 3, { what: 'two entry spans and a batch span' });
+    await consumer.stop(1000);
+
+    expect(seen.flat().map(({ id, deliveries, fields }) => ({ id, deliveries, n: fields.n }))).toEqual([
+      { id: ids[0]!, deliveries: 1, n: '1' },
+      { id: ids[1]!, deliveries: 1, n: '2' },
+    ]);
+    const spans = await finished();
+    const batch = spans.find((span) => span.attributes['messaging.batch.message_count'] === 2)!;
+    const first = spans.find((span) => span.attributes['messaging.message.id'] === ids[0])!;
+    const second = spans.find((span) => span.attributes['messaging.message.id'] === ids[1])!;
+    expect(first.name).toBe('demo process');
+    expect(first.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(first.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    expect(first.status.code).toBe(SpanStatusCode.UNSET);
+    expect(second.parentSpanContext).toBeUndefined();
+    expect(second.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'no good' });
+    expect(first.links.map((link) => link.context.spanId)).toContain(idOf(batch));
+    expect(batch.links.map((link) => link.context.spanId)).toEqual(['b7ad6b7169203331']);
+    // Each entry's log line carries its own span.
+    expect(logs.lines.map((line) => [line.entry, line.span_id])).toEqual([
+      [ids[0], idOf(first)],
+      [ids[1], idOf(second)],
+    ]);
+  });
+});
