@@ -62,7 +62,7 @@ export async function createPipeline(
   const { database, prefix } = system;
   const logs = captureLines();
   const log = createLogger({ service: 'api', level: 'info', destination: logs.stream });
-  const target = { url: redisUrl, clusterNodes: clusterSeeds ? loadConfig({ REDIS_CLUSTER_NODES: clusterSeeds }).redisClusterNodes : undefined };
+  const target = { url: redisUrl, clusterNodes: clusterSeeds ? loadConfig({ REDIS_CLUSTER_NODES: clusterSeeds, STREAM_PARTITIONS: String(partitions) }).redisClusterNodes : undefined };
   const publisherRedis = createRedisClient(target, { connectionName: `test-api-${label}`, log });
   const admin: Redis = target.clusterNodes ? new Cluster([...target.clusterNodes], { redisOptions: { maxRetriesPerRequest: 3 } }) : connectRedis(redisUrl);
   admin.on('error', () => {});
