@@ -78,7 +78,8 @@ const GATEWAYS: Record<string, Record<string, string>> = {
 const gateway = GATEWAYS[values.gateway];
 if (!gateway) throw new Error(`--gateway ${values.gateway}: expected ${Object.keys(GATEWAYS).join(' or ')}`);
 if (values.only && values.only !== 'api' && values.only !== 'e2e') throw new Error(`--only ${values.only}: expected api or e2e`);
-const wrk = values.driver === 'built-in' ? undefined : findWrk();
+if (!['auto', 'wrk', 'built-in', 'builtin'].includes(values.driver)) throw new Error(`--driver ${values.driver}: expected auto, wrk or built-in`);
+const wrk = values.driver === 'built-in' || values.driver === 'builtin' ? undefined : findWrk();
 if (values.driver === 'wrk' && !wrk) throw new Error('--driver wrk: wrk is not on the PATH (Debian: apt-get install -y wrk)');
 if (!wrk) console.warn('wrk not found (apt-get install -y wrk): closed loops use the built-in fetch driver, which shares the CPU with the system');
 const logDir = values['log-dir'] ?? mkdtempSync(join(tmpdir(), 'bench-logs-'));

@@ -100,7 +100,7 @@ function goals(s: Summary): string[] {
   if (open?.pipeline) {
     const p99 = open.pipeline.toNotifiedMs.p99;
     lines.push(
-      `${open.name}, ${open.load.mode}: POST p50 / p99 ${fmt(open.load.latencyMs.p50)} / ${fmt(open.load.latencyMs.p99)} ms, to notified p50 / p99 ${fmt(open.pipeline.toNotifiedMs.p50)} / ${fmt(p99)} ms (goal p99 <= ${GOALS.toNotifiedP99Ms} ms: ${verdict(Number.isNaN(p99) ? undefined : p99 <= GOALS.toNotifiedP99Ms)})`,
+      `${open.name === 'open loop' ? '' : `${open.name}, `}${open.load.mode}: POST p50 / p99 ${fmt(open.load.latencyMs.p50)} / ${fmt(open.load.latencyMs.p99)} ms, to notified p50 / p99 ${fmt(open.pipeline.toNotifiedMs.p50)} / ${fmt(p99)} ms (goal p99 <= ${GOALS.toNotifiedP99Ms} ms: ${verdict(Number.isNaN(p99) ? undefined : p99 <= GOALS.toNotifiedP99Ms)})`,
     );
   }
   const rss = Object.entries(s.rssMb);
