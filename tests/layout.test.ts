@@ -7,14 +7,15 @@ import { dirname, join, relative } from 'node:path';
  *   services (api, payment, notify) -> worker -> ops -> pipeline -> runtime -> db
  *                                                     pipeline -> streams, db
  *   (runtime also takes streams/backoff.ts, the one backoff policy)
- *   tracing (OpenTelemetry) sits at the bottom beside streams and db: anything above may use it, it uses nothing of ours
+ *   tracing (OpenTelemetry) sits at the bottom beside streams and db: anything above may use it; it uses only the streams library (the consumer's processing hook type)
  * A folder may import itself and what this table lists; packages from node_modules are always fine.
  */
 const MAY_IMPORT: Record<string, string[]> = {
   'shared/streams': [],
   'shared/db': [],
   // OpenTelemetry glue; the streams library takes its spans through a hook (ProcessingHook), never an import.
-  'shared/tracing': [],
+  // The consumer's processing hook is the streams library's type; tracing fills it in.
+  'shared/tracing': ['shared/streams'],
   // The one backoff policy lives with the streams library; the Redis reconnects use it too.
   'shared/runtime': ['shared/db', 'shared/streams/backoff.ts', 'shared/tracing'],
   'shared/pipeline': ['shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing'],

@@ -14,18 +14,13 @@ import {
 } from './semconv.ts';
 import { linkTo, spanContextOf, TRACELINK_FIELD, TRACEPARENT_FIELD } from './trace-context.ts';
 import type { Tracing } from './tracing.ts';
+import type { ProcessedEntry, ProcessingHook } from '../streams/consumer.ts';
 
-/** An entry as the stream consumer shows it to its processing hook (the consumer's `tracing` option). */
-export interface ConsumedEntry {
-  readonly id: string;
-  readonly deliveries: number;
-  readonly fields: Record<string, string>;
-}
+/** An entry as the stream consumer shows it to its processing hook: the consumer's own type. */
+export type ConsumedEntry = ProcessedEntry;
 
-/** The shape of the consumer's processing hook: run the handler call for these entries, inside their spans. */
-export interface ConsumerSpans {
-  process<Result>(entries: readonly ConsumedEntry[], run: () => Promise<Result>): Promise<Result>;
-}
+/** The consumer's processing hook, filled with spans: run the handler call for these entries inside them. */
+export type ConsumerSpans = ProcessingHook;
 
 export interface ConsumerSpanOptions {
   /** The logical stream (`orders.placed`), for the span name: low cardinality, whatever the prefix and partition. */
