@@ -58,11 +58,13 @@ describe('an order through all three processes', () => {
     expect(settled.payment.chargeId).toMatch(/^ch_/);
     expect(Date.parse(settled.notifiedAt)).toBeGreaterThanOrEqual(Date.parse(settled.payment.processedAt));
 
-    // One grep for the request id follows the order across the three services.
-    const byRequest = (service: RunningService) => service.lines.filter((line) => line.request_id === 'e2e-follow-1');
-    expect(byRequest(api).map((l) => l.msg)).toContain('order placed');
-    expect(byRequest(payment).map((l) => l.msg)).toContain('payment recorded');
-    const notified = byRequest(notify).find((l) => l.msg === 'customer notified: payment received');
+    // One grep for the request id follows the order across the three services. Each service logs after its
+    // commit, so a line can reach our pipe a moment after the row it describes: wait for each, with a deadline.
+    const withRequest = (service: RunningService, msg: string) =>
+      service.waitForLine((line) => line.request_id === 'e2e-follow-1' && line.msg === msg, `${msg} for e2e-follow-1`, 5_000);
+    await withRequest(api, 'order placed');
+    await withRequest(payment, 'payment recorded');
+    const notified = await withRequest(notify, 'customer notified: payment received');
     expect(notified).toMatchObject({ service: 'notify', order_id: placed.id, outcome: 'succeeded', email: 'e2e@example.com' });
 
     const [row] = await pipeline.db.select().from(notifications).where(eq(notifications.orderId, placed.id));

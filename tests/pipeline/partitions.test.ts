@@ -39,6 +39,8 @@ describe('streams partitioned by order id on one Redis', () => {
     for (let i = 0; i < 30; i++) ids.push((await pipeline.placeOrder(`part-${i}@example.com`)).id);
     await pipeline.waitUntilSettled(ids);
     const paidBy = (worker: RunningService) => worker.lines.filter((l) => l.msg === 'payment recorded').map((l) => String(l.order_id));
+    // Each line is logged after its commit, so the last ones can trail the settled rows.
+    await waitFor(() => paidBy(paymentA).length + paidBy(paymentB).length >= 30, { what: "30 'payment recorded' lines" });
     for (const id of paidBy(paymentA)) expect([0, 1]).toContain(partitionOf(id, PARTITIONS));
     for (const id of paidBy(paymentB)) expect(partitionOf(id, PARTITIONS)).toBe(2);
     expect(paidBy(paymentA).length + paidBy(paymentB).length).toBe(30);

@@ -126,8 +126,12 @@ describe('replicas of a worker after one of them is SIGKILLed', () => {
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(CONCURRENCY + BATCH);
     // Both survivors did part of the work, and one of them took over what the doomed one held.
-    for (const survivor of survivors) expect(survivor.lines.filter((l) => l.msg === 'payment recorded').length).toBeGreaterThan(0);
-    expect(survivors.some((s) => s.lines.some((l) => l.msg === 'claimed entries left pending by another consumer'))).toBe(true);
+    // Lines are logged after their commits: wait for them rather than read them the moment the rows settle.
+    for (const survivor of survivors) await survivor.waitForLine((l) => l.msg === 'payment recorded', 'a payment of its own', 5_000);
+    await waitFor(() => survivors.some((s) => s.lines.some((l) => l.msg === 'claimed entries left pending by another consumer')), {
+      what: 'a survivor to log its takeover',
+      timeoutMs: 5_000,
+    });
     for (const id of ids) expect((await pipeline.orderState(id)).charges).toBe(1);
   });
 });
