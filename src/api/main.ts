@@ -29,7 +29,7 @@ await assertClusterReady(redis, redisTarget).catch((error: Error) => exitWith(er
 const seeded = await startOrExit(config, () => seedMenu(db));
 if (seeded > 0) log.info({ items: seeded }, 'seeded the menu');
 
-const relay = createOutboxRelay({ db, redis, log, streamPrefix: config.streamPrefix, ...config.relay });
+const relay = createOutboxRelay({ db, redis, log, streamPrefix: config.streamPrefix, tracing, ...config.relay });
 const reconciler = startPeriodic(
   'reconciler',
   Math.max(100, Math.min(config.reconciler.olderThanMs / 2, 30_000)),

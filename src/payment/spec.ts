@@ -34,7 +34,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       const breakerReporting = startPeriodic('breaker state report', 10_000, report, log);
       if (redis.status === 'ready') void breakerReporting.runNow();
       else redis.once('ready', () => void breakerReporting.runNow());
-      const relay = createOutboxRelay({ db, redis, log, streamPrefix: config.streamPrefix, ...config.relay });
+      const relay = createOutboxRelay({ db, redis, log, streamPrefix: config.streamPrefix, tracing, ...config.relay });
       let crashed = false;
       const handleBatch = createPaymentHandler({
         db,

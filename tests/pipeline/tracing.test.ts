@@ -6,6 +6,7 @@ import { readJson } from '../helpers/app.ts';
 import { SpanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, type RunningService } from '../helpers/processes.ts';
+import { TEST_REDIS_URL } from '../helpers/redis.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -26,7 +27,9 @@ interface TracedSystem {
 /** A pipeline whose three real processes export their spans to a real OTLP receiver in this test, with `protocol`. */
 async function startTracedSystem(label: string, protocol: 'http/json' | 'http/protobuf'): Promise<TracedSystem> {
   const receiver = startOtlpReceiver();
-  const pipeline = await createPipeline(label);
+  // The helper's in-process relay is untraced: it must never publish a row before a traced relay (the
+  // api's, the payment worker's) does, or that row's XADD span would be missing. Its first tick is an hour away.
+  const pipeline = await createPipeline(label, { relayIntervalMs: 3_600_000 });
   // Small export delay so spans arrive within a poll or two; no service name: each process names itself.
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_BSP_SCHEDULE_DELAY: '50' };
   const [api, payment, notify] = await Promise.all([
@@ -75,10 +78,17 @@ async function entryOf(pipeline: Pipeline, stream: string, orderId: string) {
   return found;
 }
 
+/** The Redis client attributes each process's spans carry: the pipeline's Redis is TEST_REDIS_URL (database 0). */
+const REDIS_CLIENT = { 'db.system.name': 'redis', 'db.namespace': '0', 'server.address': new URL(TEST_REDIS_URL).hostname, 'server.port': Number(new URL(TEST_REDIS_URL).port) };
+
+/** The relay's XADD of the entry a publish span produced, in the order's trace (whichever process's relay sent it). */
+const xaddUnder = (publish: ReceivedSpan, traceId: string) => (span: ReceivedSpan) => span.name === 'XADD' && span.traceId === traceId && span.parentSpanId === publish.spanId;
+
 /**
  * Every span of one order's journey, each checked against its parent: the client's context ->
- * POST /orders (api) -> orders.placed publish -> orders.placed process (payment) -> payment.completed
- * publish -> payment.completed process (notify), all in the client's trace.
+ * POST /orders (api) -> orders.placed publish -> XADD (a relay's) and orders.placed process (payment)
+ * -> payment.completed publish -> XADD (a relay's) and payment.completed process (notify), all in
+ * the client's trace.
  */
 async function followOrder(system: TracedSystem, orderId: string, client: { traceId: string; spanId: string }) {
   const { receiver, pipeline } = system;
@@ -103,6 +113,12 @@ async function followOrder(system: TracedSystem, orderId: string, client: { trac
   // The entry on the stream carries the publish span's context.
   const placedEntry = await entryOf(pipeline, PLACED.stream, orderId);
   expect(placedEntry.fields.traceparent).toBe(`00-${client.traceId}-${placedPublish.spanId}-01`);
+  // A relay put it there: its XADD is in the order's trace, under the publish span. Usually the api's,
+  // kicked by the commit, but the payment worker's relay publishes any row it finds first.
+  const placedXadd = await spanWhere(receiver, 'the XADD of orders.placed', xaddUnder(placedPublish, client.traceId));
+  expect(placedXadd).toMatchObject({ kind: SpanKind.client, status: { code: 0 } });
+  expect(['api', 'payment']).toContain(placedXadd.service);
+  expect(placedXadd.attributes).toMatchObject({ ...REDIS_CLIENT, 'db.operation.name': 'XADD' });
 
   const paymentProcess = await spanWhere(receiver, 'orders.placed process', (s) => inTrace('payment', `${PLACED.stream} process`)(s) && s.attributes['app.order.id'] === orderId);
   expect(paymentProcess).toMatchObject({ kind: SpanKind.consumer, parentSpanId: placedPublish.spanId, status: { code: 0 } });
@@ -124,6 +140,10 @@ async function followOrder(system: TracedSystem, orderId: string, client: { trac
 
   const completedEntry = await entryOf(pipeline, COMPLETED.stream, orderId);
   expect(completedEntry.fields.traceparent).toBe(`00-${client.traceId}-${completedPublish.spanId}-01`);
+  const completedXadd = await spanWhere(receiver, 'the XADD of payment.completed', xaddUnder(completedPublish, client.traceId));
+  expect(completedXadd).toMatchObject({ kind: SpanKind.client, status: { code: 0 } });
+  expect(['api', 'payment']).toContain(completedXadd.service);
+  expect(completedXadd.attributes).toMatchObject({ ...REDIS_CLIENT, 'db.operation.name': 'XADD' });
   const notifyProcess = await spanWhere(receiver, 'payment.completed process', (s) => inTrace('notify', `${COMPLETED.stream} process`)(s) && s.attributes['app.order.id'] === orderId);
   expect(notifyProcess).toMatchObject({ kind: SpanKind.consumer, parentSpanId: completedPublish.spanId, status: { code: 0 } });
   expect(notifyProcess.attributes).toMatchObject({ 'messaging.consumer.group.name': COMPLETED.group, 'messaging.message.id': completedEntry.id });

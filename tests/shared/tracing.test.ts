@@ -5,13 +5,16 @@ import { eq, sql } from 'drizzle-orm';
 import { outbox } from '../../src/shared/db/schema.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { Events } from '../../src/shared/pipeline/events.ts';
+import { publishPending } from '../../src/shared/pipeline/outbox.ts';
 import { reconcile } from '../../src/shared/pipeline/reconciler.ts';
+import { TOPOLOGY, streamKey } from '../../src/shared/pipeline/topology.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createRedis } from '../../src/shared/runtime/redis.ts';
 import { createConsumer, type ProcessedEntry } from '../../src/shared/streams/consumer.ts';
 import { consumerSpans, withEntryContext } from '../../src/shared/tracing/consumer-spans.ts';
 import { traceLogFields } from '../../src/shared/tracing/log-correlation.ts';
-import { startTracing } from '../../src/shared/tracing/tracing.ts';
+import { withPipelineSpans } from '../../src/shared/tracing/redis-spans.ts';
+import { DISABLED_TRACING, startTracing, type Tracing } from '../../src/shared/tracing/tracing.ts';
 import { createTestApp, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { captureLines } from '../helpers/log-capture.ts';
@@ -187,5 +190,84 @@ describe('the consumer with a processing hook', () => {
       [ids[0], idOf(first)],
       [ids[1], idOf(second)],
     ]);
+  });
+});
+
+describe('the outbox relay with tracing on', () => {
+  const log = createLogger({ service: 'test', level: 'silent' });
+  const publisher = createRedis(TEST_REDIS_URL, { connectionName: 'tracing-test-relay', log });
+  const placedKey = streamKey(prefix, TOPOLOGY.OrderPlaced.stream);
+  const { hostname, port } = new URL(TEST_REDIS_URL);
+  const client = { 'db.system.name': 'redis', 'db.namespace': '0', 'server.address': hostname, 'server.port': Number(port) };
+  afterAll(() => publisher.disconnect());
+
+  /** Places `n` traced orders, with nothing else left to publish; returns each order's publish span. */
+  async function placeTracedOrders(n: number): Promise<ReadableSpan[]> {
+    await tdb.db.execute(sql`update outbox set published_at = now() where published_at is null`);
+    const { app } = createTestApp(tdb.db, { tracing });
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push((await readJson(await app.handle(postJson('/orders', { items: [{ menuItemId: 1, quantity: 1 }], customerEmail: `relay${i}@example.com` })))).id);
+    }
+    const spans = await finished();
+    exporter.reset();
+    return ids.map((id) => spans.find((span) => span.name === 'orders.placed publish' && span.attributes['app.order.id'] === id)!);
+  }
+
+  it("puts each event's XADD in its trace, under its publish span, and the pipeline in one span linked both ways", async () => {
+    const publishes = await placeTracedOrders(2);
+    expect(await publishPending({ db: tdb.db, redis: publisher, streamPrefix: prefix, tracing })).toBe(2);
+
+    const spans = await finished();
+    const pipeline = spans.find((span) => span.name === 'PIPELINE XADD')!;
+    expect(pipeline.kind).toBe(SpanKind.CLIENT);
+    expect(pipeline.parentSpanContext).toBeUndefined();
+    expect(pipeline.attributes).toEqual({ ...client, 'db.operation.name': 'PIPELINE XADD', 'db.operation.batch.size': 2 });
+    expect(pipeline.links.map((link) => [link.context.spanId, link.attributes?.['app.link.reason']])).toEqual(publishes.map((publish) => [idOf(publish), 'batch']));
+
+    const xadds = spans.filter((span) => span.name === 'XADD');
+    expect(xadds).toHaveLength(2);
+    for (const publish of publishes) {
+      const xadd = xadds.find((span) => span.parentSpanContext?.spanId === idOf(publish))!;
+      expect(xadd.kind).toBe(SpanKind.CLIENT);
+      expect(xadd.spanContext().traceId).toBe(publish.spanContext().traceId);
+      expect(xadd.attributes).toEqual({ ...client, 'db.operation.name': 'XADD' });
+      expect(xadd.links.map((link) => [link.context.spanId, link.attributes?.['app.link.reason']])).toEqual([[idOf(pipeline), 'batch']]);
+      expect(xadd.status.code).toBe(SpanStatusCode.UNSET);
+    }
+  });
+
+  it('marks a failed XADD with the Redis error prefix, and makes a pipeline of one a single XADD span', async () => {
+    const [publish] = await placeTracedOrders(1);
+    await admin.del(placedKey);
+    await admin.set(placedKey, 'not a stream');
+    try {
+      await expect(publishPending({ db: tdb.db, redis: publisher, streamPrefix: prefix, tracing })).rejects.toThrow(/WRONGTYPE/);
+    } finally {
+      await admin.del(placedKey);
+    }
+    const spans = await finished();
+    expect(spans.map((span) => span.name)).toEqual(['XADD']);
+    expect(spans[0]!.parentSpanContext?.spanId).toBe(idOf(publish!));
+    expect(spans[0]!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(spans[0]!.attributes).toMatchObject({ 'db.response.status_code': 'WRONGTYPE', 'error.type': 'WRONGTYPE' });
+    expect(await publishPending({ db: tdb.db, redis: publisher, streamPrefix: prefix, tracing })).toBe(1);
+  });
+
+  it('starts no span when tracing is off', async () => {
+    const untouchable: Tracing = {
+      ...DISABLED_TRACING,
+      tracer: new Proxy(DISABLED_TRACING.tracer, {
+        get: () => {
+          throw new Error('tracing is off: no tracer call expected');
+        },
+      }),
+    };
+    const entries: { fields: Record<string, string> }[] = [{ fields: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } }, { fields: {} }];
+    expect(await withPipelineSpans(untouchable, publisher, 'XADD', entries, async () => [null, null])).toEqual([null, null]);
+
+    await placeTracedOrders(2);
+    expect(await publishPending({ db: tdb.db, redis: publisher, streamPrefix: prefix })).toBe(2);
+    expect(await finished()).toEqual([]);
   });
 });

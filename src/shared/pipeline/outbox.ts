@@ -7,6 +7,8 @@ import type { Logger } from '../runtime/log.ts';
 import { startPeriodic, type Periodic } from '../runtime/periodic.ts';
 import type { Redis } from '../runtime/redis.ts';
 import { recordToFields } from '../streams/stream-id.ts';
+import { withPipelineSpans, type CommandErrors } from '../tracing/redis-spans.ts';
+import { DISABLED_TRACING, type Tracing } from '../tracing/tracing.ts';
 
 /** Writes an event to the outbox inside the caller's transaction: it commits or rolls back with the state change. */
 export async function addToOutbox<Event extends EventBase>(
@@ -32,6 +34,8 @@ export interface OutboxPublisherOptions {
   /** STREAM_PARTITIONS: each event goes to its order's partition. */
   partitions?: number;
   batchSize?: number;
+  /** With tracing on, each XADD is a span in its event's trace (see withPipelineSpans). */
+  tracing?: Tracing;
 }
 
 /**
@@ -42,7 +46,7 @@ export interface OutboxPublisherOptions {
  * later: consumers are idempotent). SKIP LOCKED lets several processes run this at once without
  * publishing a row twice. Returns how many rows it published.
  */
-export async function publishPending({ db, redis, streamPrefix, partitions = 1, batchSize = 500 }: OutboxPublisherOptions): Promise<number> {
+export async function publishPending({ db, redis, streamPrefix, partitions = 1, batchSize = 500, tracing = DISABLED_TRACING }: OutboxPublisherOptions): Promise<number> {
   let total = 0;
   for (;;) {
     const { published, claimed, error } = await db.transaction(async (tx) => {
@@ -60,10 +64,8 @@ export async function publishPending({ db, redis, streamPrefix, partitions = 1, 
       const byKey = Map.groupBy(rows, (row) => keyForOrder(streamPrefix, row.stream, row.order_id, partitions));
       const outcomes = await Promise.all(
         [...byKey].map(async ([key, group]) => {
-          const pipeline = redis.pipeline();
-          for (const row of group) pipeline.xadd(key, '*', ...recordToFields(row.fields));
-          const results = await pipeline.exec().catch((error: Error) => group.map(() => [error, null] as const));
-          return group.map((row, i) => ({ id: Number(row.id), error: results?.[i] ? results[i]![0] : new Error('pipeline returned too few replies') }));
+          const errors = await withPipelineSpans(tracing, redis, 'XADD', group, () => xaddEach(redis, key, group));
+          return group.map((row, i) => ({ id: Number(row.id), error: errors[i] }));
         }),
       );
       // A row whose XADD failed is put back, unpublished, for the next run (only on this failure path).
@@ -77,6 +79,14 @@ export async function publishPending({ db, redis, streamPrefix, partitions = 1, 
     if (error) throw new Error(`published ${total}, then XADD failed: ${error.message}`, { cause: error });
     if (claimed < batchSize) return total;
   }
+}
+
+/** One pipelined XADD per row to `key`; resolves with each row's error (null: added), never rejects. */
+async function xaddEach(redis: Redis, key: string, rows: readonly { fields: Record<string, string> }[]): Promise<CommandErrors> {
+  const pipeline = redis.pipeline();
+  for (const row of rows) pipeline.xadd(key, '*', ...recordToFields(row.fields));
+  const results = await pipeline.exec().catch((error: Error) => rows.map(() => [error, null] as const));
+  return rows.map((_, i) => (results?.[i] ? results[i]![0] : new Error('pipeline returned too few replies')));
 }
 
 /** Deletes published rows older than the retention period; returns how many. */

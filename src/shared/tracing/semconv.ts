@@ -18,6 +18,9 @@ export const MESSAGING_BATCH_MESSAGE_COUNT = 'messaging.batch.message_count';
 /** `redis` is not one of the well-known `messaging.system` values; the conventions allow a custom one. */
 export const MESSAGING_SYSTEM_REDIS = 'redis';
 
+/** `db.system.name` of Redis: a well-known value, but only in the incubating entry point (DB_SYSTEM_NAME_VALUE_REDIS). */
+export const DB_SYSTEM_NAME_REDIS = 'redis';
+
 /**
  * Our own attributes, under the `app.` namespace (as the OpenTelemetry demo does) so they never
  * clash with a future convention: search a backend by `app.order.id` to find an order's traces.
