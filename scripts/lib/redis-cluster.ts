@@ -18,15 +18,29 @@ export interface LocalClusterOptions {
 
 /** CLUSTER INFO of the node on 127.0.0.1:`port`, as a record (`cluster_state` -> `ok`). */
 export async function clusterInfo(port: number): Promise<Record<string, string>> {
+  return asRecord(await ask(port, (probe) => probe.cluster('INFO') as Promise<string>));
+}
+
+/** INFO replication of the node on 127.0.0.1:`port`, as a record (`role` -> `slave`, `master_link_status` -> `up`). */
+async function replicationInfo(port: number): Promise<Record<string, string>> {
+  return asRecord(await ask(port, (probe) => probe.info('replication')));
+}
+
+async function ask(port: number, command: (probe: Redis) => Promise<string>): Promise<string> {
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => {});
   try {
     await probe.connect();
-    const text = (await probe.cluster('INFO')) as string;
-    return Object.fromEntries(text.split('\r\n').filter(Boolean).map((line) => line.split(':') as [string, string]));
+    return await command(probe);
   } finally {
     probe.disconnect();
   }
+}
+
+/** `key:value` lines (CLUSTER INFO, INFO) as a record; `# Section` headers are skipped. */
+function asRecord(text: string): Record<string, string> {
+  const lines = text.split('\r\n').filter((line) => line && !line.startsWith('#'));
+  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]));
 }
 
 /** Polls `probe` until it is true, or throws naming `what` after `timeoutMs`; a probe that throws counts as not yet. */
@@ -43,8 +57,8 @@ async function until(probe: () => Promise<boolean>, what: string, timeoutMs: num
  * A real, throwaway Redis Cluster on this machine, for tests and bench: `masters` masters with one
  * replica each (`redis-server --cluster-enabled yes` on free ports of 127.0.0.1, joined with
  * `redis-cli --cluster create`), nothing kept on disk, gone after destroy(). A short node timeout,
- * so a killed master's replica is promoted within seconds. If it cannot be built, whatever was
- * started is removed before the error is thrown.
+ * and every replica synced once before it is returned, so a killed master's replica is promoted
+ * within seconds. If it cannot be built, whatever was started is removed before the error is thrown.
  */
 export async function startLocalRedisCluster({ masters = 3, nodeTimeoutMs = 1500 }: LocalClusterOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'orders-cluster-'));
@@ -67,6 +81,8 @@ export async function startLocalRedisCluster({ masters = 3, nodeTimeoutMs = 1500
           'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
           '--cluster-config-file', join(nodeDir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs),
           '--save', '', '--appendonly', 'no', '--dir', nodeDir,
+          // Redis waits 5 s before a diskless full sync by default; the replicas' first sync is awaited below.
+          '--repl-diskless-sync-delay', '0',
         ],
         { stdout: 'ignore', stderr: 'ignore' },
       );
@@ -86,14 +102,27 @@ export async function startLocalRedisCluster({ masters = 3, nodeTimeoutMs = 1500
       'the cluster to be ok',
       30_000,
     );
+    // cluster_state is ok before the replicas have synced once, and a replica that never did refuses
+    // to take over ("Disconnected from master for longer than allowed", cluster-replica-validity-factor):
+    // a master killed before then is never failed over, and its slots stay down.
+    await until(
+      async () => {
+        const replication = await Promise.all(nodes.map((node) => replicationInfo(node.port)));
+        return replication.filter((info) => info['role'] === 'slave' && info['master_link_status'] === 'up').length === masters;
+      },
+      'every replica to finish its first sync',
+      30_000,
+    );
   } catch (error) {
     await destroy();
     throw error;
   }
 
-  /** The node currently serving `key`'s slot as master. */
+  const alive = (node: ClusterNode) => node.proc.exitCode === null && node.proc.signalCode === null;
+
+  /** The node currently serving `key`'s slot as master, as a living node sees it. */
   async function masterFor(key: string): Promise<ClusterNode> {
-    const probe = new Redis({ port: nodes[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    const probe = new Redis({ port: nodes.find(alive)!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     try {
       const slot = Number(await probe.cluster('KEYSLOT', key));

@@ -31,15 +31,19 @@ export function createRedis(url: string, options: RedisOptions): IORedis {
   return logOutages(new IORedis(url, nodeOptions(options)), options);
 }
 
-function nodeOptions({ connectionName, commandTimeoutMs, blockMs = 0 }: RedisOptions) {
-  const timeout = commandTimeoutMs === undefined ? undefined : commandTimeoutMs + blockMs;
+function nodeOptions(options: RedisOptions) {
   return {
-    connectionName,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (times: number) => backoffDelay(times, RECONNECT_BACKOFF),
-    ...(timeout === undefined ? {} : { commandTimeout: timeout, socketTimeout: timeout }),
+    ...connectionOptions(options),
   };
+}
+
+/** What every connection gets, a single node's or each of a cluster client's: its name and timeouts. */
+function connectionOptions({ connectionName, commandTimeoutMs, blockMs = 0 }: RedisOptions) {
+  const timeout = commandTimeoutMs === undefined ? undefined : commandTimeoutMs + blockMs;
+  return { connectionName, ...(timeout === undefined ? {} : { commandTimeout: timeout, socketTimeout: timeout }) };
 }
 
 /** Where the services' Redis is: one node (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES seeds; REDIS_URL then carries only the password). */
@@ -53,6 +57,11 @@ export interface RedisTarget {
  * client routes each command to the node serving its key's slot, follows MOVED/ASK redirections
  * and picks up a replica promoted after a failover; our keys put each partition's stream, groups
  * and dead-letter stream in one slot (see streamKey), so every MULTI and pipeline stays on one node.
+ *
+ * A cluster client never reconnects to a node: ioredis gives its node connections no retryStrategy
+ * (and an offline queue), so a dead master's connection ends, its commands are retried on another
+ * node, and the MOVED or CLUSTERDOWN they get re-reads the slot map until the promoted replica is in
+ * it. A retryStrategy or offline-queue setting in `redisOptions` would be overridden, so none is given.
  */
 export function createRedisClient({ url, clusterNodes }: RedisTarget, options: RedisOptions): Redis {
   if (!clusterNodes) return createRedis(url, options);
@@ -64,7 +73,7 @@ export function createRedisClient({ url, clusterNodes }: RedisTarget, options: R
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 300,
     redisOptions: {
-      ...nodeOptions(options),
+      ...connectionOptions(options),
       ...(password ? { password: decodeURIComponent(password) } : {}),
       ...(username ? { username: decodeURIComponent(username) } : {}),
     },
