@@ -6,13 +6,13 @@ import { dirname, join, relative } from 'node:path';
  * The dependency direction, as README "Layout" draws it: arrows point down only.
  *   services (api, payment, notify) -> worker -> ops -> pipeline -> runtime -> db
  *                                                     pipeline -> streams, db
- *   (runtime also takes streams/backoff.ts, the one backoff policy)
+ *   (runtime and db also take streams/backoff.ts, the one backoff policy: Redis and PostgreSQL reconnects)
  *   tracing (OpenTelemetry) sits at the bottom beside streams and db: anything above may use it; it uses only the streams library (the consumer's processing hook type)
  * A folder may import itself and what this table lists; packages from node_modules are always fine.
  */
 const MAY_IMPORT: Record<string, string[]> = {
   'shared/streams': [],
-  'shared/db': [],
+  'shared/db': ['shared/streams/backoff.ts'],
   // OpenTelemetry glue; the streams library takes its spans through a hook (ProcessingHook), never an import.
   // The consumer's processing hook is the streams library's type; tracing fills it in.
   'shared/tracing': ['shared/streams'],

@@ -61,10 +61,10 @@ async function spawnApi(databaseUrl: string) {
 }
 
 describe('the API under PostgreSQL session kills', () => {
-  // KNOWN GAP, skipped so CI stays meaningful: it passes most runs but fails about one in three with
-  // 3-5 5xx of ~575 (limit 2): connects that time out after a kill, on reads and on the retry's
-  // existence check, exhaust the 2 s budget. No order ever stood behind a 5xx. See the session note.
-  it.skip('answers no 5xx beyond 0.5 %, and no order stands behind a 5xx', async () => {
+  // Regression: this failed about one run in three (every run on a loaded machine) with 3-12 503s, each
+  // a request that spent its budget on connects that could never succeed: postgres.js's poisoned
+  // connections, stranded queries and 10-20 s reconnect delays (tests/shared/db-driver.test.ts).
+  it('answers no 5xx beyond 0.5 %, and no order stands behind a 5xx', async () => {
     const { api, post, get: fetchPath } = await spawnApi(tdb.url);
     const killer = postgres(tdb.url, { max: 1, onnotice: () => {} });
     let killing = true;
@@ -103,8 +103,10 @@ describe('the API under PostgreSQL session kills', () => {
     }
     expect(kills).toBeGreaterThan(5);
     const failed = outcomes.filter((o) => o.status >= 500);
-    // What the API logged for each 5xx, to read when this fails.
-    if (failed.length > 0) console.log(api.lines.filter((l) => l.level === 'error').map((l) => (l.err as { message?: string })?.message?.slice(0, 200)));
+    // Each 5xx and what the API logged for it (the driver's error sits after drizzle's query text), to read when this fails.
+    if (failed.length > 0) {
+      console.log(failed, api.lines.filter((l) => l.level === 'error').map((l) => String((l.err as { message?: string }).message).split('\n').slice(1).join(' ').slice(0, 300)));
+    }
     expect(failed.length).toBeLessThanOrEqual(Math.floor(outcomes.length * 0.005));
     for (const { email } of failed.filter((o) => !o.email.startsWith('read:'))) expect(await ordersFor(email)).toHaveLength(0);
     // Every 201 is exactly one order, the one it named.

@@ -1,6 +1,16 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { backoffDelay } from '../streams/backoff.ts';
 import * as schema from './schema.ts';
+
+/**
+ * How long a pooled connection waits before it reconnects, by failures in a row: the project's one
+ * backoff policy, 10 ms up to half a second. postgres.js's own grows to 10-20 s after seven failed
+ * connects (it counts them across the pool and resets on a successful start-up), and a query waits
+ * out its connection's delay: under repeated session kills a request then outlived its whole retry
+ * budget (DB_RETRY_BUDGET_MS) waiting for one reconnect.
+ */
+const RECONNECT_BACKOFF = { baseMs: 20, maxMs: 500, jitter: 'equal' } as const;
 
 export interface DbOptions {
   /** Pool size; postgres.js opens connections lazily up to this many. */
@@ -15,6 +25,8 @@ export function createDb(url: string, { max = 10, connectTimeoutSeconds = 5, app
   const sql = postgres(url, {
     max,
     connect_timeout: connectTimeoutSeconds,
+    // postgres.js takes seconds.
+    backoff: (failures: number) => backoffDelay(failures, RECONNECT_BACKOFF) / 1000,
     // NOTICEs ("relation already exists, skipping") are noise in JSON logs.
     onnotice: () => {},
     connection: {
