@@ -3,12 +3,12 @@
 --
 --   wrk -t1 -c32 -d20s --latency --timeout 10s -s bench/wrk-order.lua http://127.0.0.1:3000
 --
--- The body is the same for every request: the API prices lines from the menu, so one item is
--- enough to make each request a real order (order, item and outbox row written).
+-- The body is the same for every request, two lines as in the pgbench reference (bench/pgbench/order.sql):
+-- the API prices them from the menu and writes the order, both items and the outbox row.
 wrk.method = "POST"
 wrk.path = "/orders"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"items":[{"menuItemId":1,"quantity":1}],"customerEmail":"bench@example.com"}'
+wrk.body = '{"items":[{"menuItemId":1,"quantity":1},{"menuItemId":2,"quantity":1}],"customerEmail":"bench@example.com"}'
 
 -- Latencies are in microseconds in wrk's histogram; reported here in milliseconds.
 function done(summary, latency, requests)

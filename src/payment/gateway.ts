@@ -1,7 +1,7 @@
-import { eq } from 'drizzle-orm';
 import type { Database } from '../shared/db/client.ts';
-import { gatewayCharges, type GatewayCharge } from '../shared/db/schema.ts';
+import type { GatewayCharge } from '../shared/db/schema.ts';
 import { GatewayTransientError } from './errors.ts';
+import { createGatewayLedger } from './gateway-ledger.ts';
 
 export interface ChargeRequest {
   /** Same key, same charge: a retry can never charge twice. We use the order id. */
@@ -38,7 +38,8 @@ function toResult(row: GatewayCharge): ChargeResult {
  * A stand-in for a card processor that behaves like one: it takes time, sometimes fails, sometimes
  * declines, and honours idempotency keys like Stripe does (the same key returns the first result
  * and charges nothing new). Its ledger is its own table, `gateway_charges`, written outside the
- * worker's transactions, exactly as a real provider's records would be.
+ * worker's transactions, exactly as a real provider's records would be; calls made together (a
+ * batch's) share one ledger statement, each still answered on its own (see createGatewayLedger).
  *
  * `settings` is read on every call, so a test can make the gateway fail and then recover.
  */
@@ -53,26 +54,18 @@ export function createMockGateway({
   random?: () => number;
   sleep?: (ms: number) => Promise<unknown>;
 }): PaymentGateway {
-  async function recorded(idempotencyKey: string) {
-    const [row] = await db.select().from(gatewayCharges).where(eq(gatewayCharges.idempotencyKey, idempotencyKey));
-    return row;
-  }
+  const ledger = createGatewayLedger(db);
 
-  /** The charge for this key: a new one, or (the key seen before, or two calls racing) the first one. One round trip in the usual case. */
-  async function chargeOnce(idempotencyKey: string, amountCents: number) {
+  /** The charge for this key: a new one, or (the key seen before, or two calls racing) the first one. */
+  function chargeOnce(idempotencyKey: string, amountCents: number) {
     const declined = random() < settings.declineRate;
-    const [inserted] = await db
-      .insert(gatewayCharges)
-      .values({
-        id: `ch_${Bun.randomUUIDv7().replaceAll('-', '')}`,
-        idempotencyKey,
-        amountCents,
-        status: declined ? 'declined' : 'succeeded',
-        declineReason: declined ? DECLINE_REASONS[Math.floor(random() * DECLINE_REASONS.length)] : null,
-      })
-      .onConflictDoNothing({ target: gatewayCharges.idempotencyKey })
-      .returning();
-    return inserted ?? (await recorded(idempotencyKey))!;
+    return ledger.record({
+      id: `ch_${Bun.randomUUIDv7().replaceAll('-', '')}`,
+      idempotencyKey,
+      amountCents,
+      status: declined ? 'declined' : 'succeeded',
+      declineReason: declined ? DECLINE_REASONS[Math.floor(random() * DECLINE_REASONS.length)]! : null,
+    });
   }
 
   return {

@@ -28,6 +28,8 @@ export async function recordOutcomes(db: Database, outcomes: { order: OrderFacts
     ),
   );
   const sql = db.$client;
+  // `orders` is updated by primary key, `o.id = any(<the batch's ids>)`, not through a join with
+  // `recorded` alone that the planner may turn into a scan of the table (see DbOptions.indexLookupsOnly).
   const rows = await sql<{ order_id: string }[]>`
     with outcome as (
       select * from unnest(
@@ -48,7 +50,7 @@ export async function recordOutcomes(db: Database, outcomes: { order: OrderFacts
     ),
     moved as (
       update orders o set status = (case when r.outcome = 'succeeded' then 'paid' else 'payment_failed' end)::order_status, updated_at = now()
-      from recorded r where o.id = r.order_id
+      from recorded r where o.id = any(${outcomes.map(({ order }) => order.id)}::uuid[]) and o.id = r.order_id
     ),
     announced as (
       insert into outbox (event_id, event_type, stream, order_id, fields)

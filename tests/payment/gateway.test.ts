@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { createMockGateway } from '../../src/payment/gateway.ts';
 import { gatewayCharges } from '../../src/shared/db/schema.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -49,6 +49,39 @@ describe('the mock payment gateway', () => {
     settings.errorRate = 0;
     const retried = await gateway.charge({ idempotencyKey: 'order-3', amountCents: 700 });
     expect(retried.chargeId).toBe((await chargesFor('order-3'))[0]!.id);
+  });
+
+  it('records the charges of calls made together in one transaction, each call answered with its own key', async () => {
+    const gateway = createMockGateway({ db: tdb.db, settings: { latencyMs: 0, errorRate: 0, declineRate: 0 }, sleep: noSleep });
+    const before = await gateway.charge({ idempotencyKey: 'batch-0', amountCents: 100 });
+    const keys = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
+    // A batch's calls, as the payment handler makes them: concurrently, one key twice, one charged before.
+    const results = await Promise.all([...keys, 'batch-3'].map((key, i) => gateway.charge({ idempotencyKey: key, amountCents: 100 + i })));
+    const rows = await tdb.db.execute<{ key: string; id: string; amount: number; tx: string }>(
+      sql`select idempotency_key as key, id, amount_cents as amount, xmin::text as tx from gateway_charges where idempotency_key like 'batch-%'`,
+    );
+    expect(rows).toHaveLength(10);
+    const byKey = new Map(rows.map((row) => [row.key, row]));
+    [...keys, 'batch-3'].forEach((key, i) => expect(results[i]!.chargeId).toBe(byKey.get(key)!.id));
+    expect(results[0]).toEqual(before);
+    expect(byKey.get('batch-3')!.amount).toBe(103);
+    // The nine new charges: one statement, one transaction.
+    expect(new Set(rows.filter((row) => row.key !== 'batch-0').map((row) => row.tx)).size).toBe(1);
+  });
+
+  it('charges each key once when two workers charge the same keys at once, in opposite orders', async () => {
+    const settings = { latencyMs: 0, errorRate: 0, declineRate: 0.5 };
+    const [a, b] = [createMockGateway({ db: tdb.db, settings, sleep: noSleep }), createMockGateway({ db: tdb.db, settings, sleep: noSleep })];
+    const keys = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+    const [fromA, fromB] = await Promise.all([
+      Promise.all(keys.map((key) => a.charge({ idempotencyKey: key, amountCents: 100 }))),
+      Promise.all(keys.toReversed().map((key) => b.charge({ idempotencyKey: key, amountCents: 100 }))),
+    ]);
+    expect(fromA).toEqual(fromB.toReversed());
+    const [count] = await tdb.db.execute<{ n: number; keys: number }>(
+      sql`select count(*)::int as n, count(distinct idempotency_key)::int as keys from gateway_charges where idempotency_key like 'race-%'`,
+    );
+    expect(count).toEqual({ n: 40, keys: 40 });
   });
 
   it('takes about the configured latency', async () => {

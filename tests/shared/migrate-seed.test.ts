@@ -63,6 +63,29 @@ describe('db:migrate', () => {
       await handle.close();
     }
   });
+
+  it('leaves orders three indexes to maintain, and vacuums outbox and orders after a fixed number of changed rows', async () => {
+    const url = freshDatabase('migrate_tables');
+    await ensureDatabase(url);
+    await migrateDatabase(url);
+    const handle = createDb(url, { max: 1 });
+    try {
+      // An order's insert and its two updates (payment, notify) add entries to these: the updates are
+      // never HOT, as status, updated_at and notified_at are each indexed or in a partial index's predicate.
+      const indexes = await handle.db.execute<{ name: string }>(sql`select indexname as name from pg_indexes where tablename = 'orders' order by 1`);
+      expect(indexes.map((index) => index.name)).toEqual(['orders_created_at_status_idx', 'orders_pkey', 'orders_unfinished_idx']);
+      const tables = await handle.db.execute<{ name: string; options: string[] }>(
+        sql`select relname as name, reloptions as options from pg_class where relname in ('orders', 'outbox') order by 1`,
+      );
+      const fixed = ['autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=5000', 'autovacuum_analyze_scale_factor=0', 'autovacuum_analyze_threshold=5000'];
+      expect([...tables]).toEqual([
+        { name: 'orders', options: fixed },
+        { name: 'outbox', options: fixed },
+      ]);
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
 describe('menu seed', () => {

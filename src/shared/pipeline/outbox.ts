@@ -2,6 +2,7 @@ import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
 import { type EventBase, type EventDefinition } from './events.ts';
+import { claimUnpublished } from './outbox-claim.ts';
 import { keyForOrder } from './topology.ts';
 import type { Logger } from '../runtime/log.ts';
 import { startPeriodic, type Periodic } from '../runtime/periodic.ts';
@@ -41,21 +42,17 @@ export interface OutboxPublisherOptions {
 /**
  * Publishes unpublished outbox rows to their streams, oldest first, and marks them published: per
  * batch one statement that claims and marks the rows (`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
- * SKIP LOCKED) RETURNING`), one pipelined XADD, and the commit. The mark only becomes visible if the
- * commit follows the XADDs, so a crash between them leaves the rows unpublished (published again
- * later: consumers are idempotent). SKIP LOCKED lets several processes run this at once without
- * publishing a row twice. Returns how many rows it published.
+ * SKIP LOCKED) RETURNING`, read through a plain index scan: see claimStatements), one pipelined XADD,
+ * and the commit. The mark only becomes visible if the commit follows the XADDs, so a crash between
+ * them leaves the rows unpublished (published again later: consumers are idempotent). SKIP LOCKED
+ * lets several processes run this at once without publishing a row twice. Returns how many rows it
+ * published.
  */
 export async function publishPending({ db, redis, streamPrefix, partitions = 1, batchSize = 500, tracing = DISABLED_TRACING }: OutboxPublisherOptions): Promise<number> {
   let total = 0;
   for (;;) {
     const { published, claimed, error } = await db.transaction(async (tx) => {
-      const claimedRows = await tx.execute<{ id: number; stream: string; order_id: string; fields: Record<string, string> }>(sql`
-        update ${outbox} set published_at = now()
-        where ${outbox.id} in (
-          select ${outbox.id} from ${outbox} where ${outbox.publishedAt} is null order by ${outbox.id} limit ${batchSize} for update skip locked
-        )
-        returning ${outbox.id} as id, ${outbox.stream} as stream, ${outbox.orderId} as order_id, ${outbox.fields} as fields`);
+      const claimedRows = await claimUnpublished(tx, batchSize);
       if (claimedRows.length === 0) return { published: 0, claimed: 0, error: undefined };
       // RETURNING comes in no particular order; a stream keeps the order events were written in.
       const rows = [...claimedRows].sort((a, b) => Number(a.id) - Number(b.id));

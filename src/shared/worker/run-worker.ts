@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { createDb, type Database } from '../db/client.ts';
+import { createDb, type Database, type DbOptions } from '../db/client.ts';
 import { isDatabaseUnreachable } from '../db/connection-error.ts';
 import { registerPipelineGauges } from '../ops/pipeline-gauges.ts';
 import type { Config } from '../runtime/config.ts';
@@ -103,6 +103,16 @@ export function createWorker<Message extends EventBase>(
   return { consumer: combineConsumers(consumers), parts, route };
 }
 
+/** A worker's pool. Its statements (the handlers', the gateway's, the relay's) look rows up by key or index range only. */
+export function workerDbOptions(config: Config, service: string): DbOptions {
+  return {
+    max: config.database.poolSize,
+    connectTimeoutSeconds: config.database.connectTimeoutSeconds,
+    applicationName: service,
+    indexLookupsOnly: true,
+  };
+}
+
 /**
  * Everything a worker process does besides its handler, shared by payment and notify:
  * connections, the consumer, the health server, and an orderly shutdown on SIGTERM/SIGINT.
@@ -113,7 +123,7 @@ export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>, 
   // `env` for the OTEL_* variables (tracing), which the Config does not hold.
   const { log, tracing } = startLogAndTracing({ service: spec.service, level: config.logLevel, env });
   surviveStrayConnectionErrors(log);
-  const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: spec.service });
+  const { db, close } = createDb(config.database.url, workerDbOptions(config, spec.service));
   const commandTimeoutMs = config.redisCommandTimeoutMs;
   const target = { url: config.redisUrl, clusterNodes: config.redisClusterNodes };
   const redis = createRedisClient(target, { connectionName: `${spec.service}:${consumerName}`, log, commandTimeoutMs });
