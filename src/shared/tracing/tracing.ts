@@ -1,10 +1,5 @@
-import { context, diag, DiagLogLevel, ProxyTracerProvider, trace, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ProxyTracerProvider, type Tracer } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { TracingSettings } from './settings.ts';
 
 /**
@@ -37,47 +32,22 @@ export const DISABLED_TRACING: Tracing = {
   shutdown: async () => {},
 };
 
-const SCOPE = 'order-service';
+/** The SDK's half of this module, loaded on first use: see startTracing. */
+const sdk = () => require('./sdk.ts') as typeof import('./sdk.ts');
 
 /**
- * Starts the OpenTelemetry SDK for this process, or returns DISABLED_TRACING when the settings say
- * it is off. Spans go through a batch processor (OTEL_BSP_*) to an OTLP/HTTP exporter, protobuf or
- * JSON as OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL says; both read their endpoint, headers, timeout and
- * compression from the standard variables themselves. The context manager (AsyncLocalStorage) is
- * registered globally, so the active span follows awaits, and the log lines made inside it carry
- * its ids (see traceLogFields). `exporter` is for tests.
+ * Starts the OpenTelemetry SDK for this process (see startSdk), or returns DISABLED_TRACING when the
+ * settings say it is off. The SDK, its resources and its two OTLP exporters are loaded only here, when
+ * tracing is on: some 180 modules, 3-4 MB of a process at rest and 5-7 MB of the API's peak RSS under
+ * load, that a process with tracing off (the default) never needs. `require`, not `import()`, so
+ * starting stays synchronous. `exporter` is for tests.
  */
-export function startTracing(settings: TracingSettings, { log, exporter }: { log?: DiagnosticsLog; exporter?: SpanExporter } = {}): Tracing {
+export function startTracing(settings: TracingSettings, options: { log?: DiagnosticsLog; exporter?: SpanExporter } = {}): Tracing {
   if (!settings.enabled) return DISABLED_TRACING;
-  if (log) {
-    // The SDK reports failed exports through `diag`, silent unless a logger is set.
-    const warn = (message: string, ...args: unknown[]) => log.warn({ component: 'opentelemetry', details: args.map(String) }, message);
-    diag.setLogger({ error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
-  }
-  // Our default name first, then OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME over it, as the specification orders them.
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }))
-    .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [new BatchSpanProcessor(exporter ?? (settings.protocol === 'http/json' ? new OtlpJsonExporter() : new OtlpProtobufExporter()))],
-  });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-  return {
-    enabled: true,
-    tracer: provider.getTracer(SCOPE),
-    flush: () => provider.forceFlush(),
-    shutdown: () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_EXPORT_MS)));
-      return Promise.race([provider.shutdown(), late]).finally(() => clearTimeout(timer));
-    },
-  };
+  return sdk().startSdk(settings, options);
 }
 
 /** The service name the resource ends up with (OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else ours), for the start-up log line. */
 export function resolvedServiceName(settings: TracingSettings): string {
-  const detected = detectResources({ detectors: [envDetector] }).attributes[ATTR_SERVICE_NAME];
-  return typeof detected === 'string' ? detected : settings.serviceName;
+  return sdk().detectedServiceName(settings);
 }
