@@ -5,12 +5,15 @@ import * as schema from './schema.ts';
 
 /**
  * How long a pooled connection waits before it reconnects, by failures in a row: the project's one
- * backoff policy, 10 ms up to half a second. postgres.js's own grows to 10-20 s after seven failed
- * connects (it counts them across the pool and resets on a successful start-up), and a query waits
- * out its connection's delay: under repeated session kills a request then outlived its whole retry
- * budget (DB_RETRY_BUDGET_MS) waiting for one reconnect.
+ * backoff policy, 10 ms up to 100 ms. postgres.js's own grows to 10-20 s after seven failed closes,
+ * and a query waits out its connection's delay: under session kills a request then outlived its
+ * whole retry budget (DB_RETRY_BUDGET_MS) waiting for one reconnect. The driver counts closes across
+ * the pool and resets only on a successful start-up, so one kill of every session (a failover, an
+ * admin) already puts each connection at the ceiling: it must stay small beside the request budget
+ * (at 500 ms, a chaos run's single cut of all sessions left some requests 503 after 2 s). A server
+ * that is really down refuses a connect at once, so trying every 50-100 ms costs little.
  */
-const RECONNECT_BACKOFF = { baseMs: 20, maxMs: 500, jitter: 'equal' } as const;
+const RECONNECT_BACKOFF = { baseMs: 20, maxMs: 100, jitter: 'equal' } as const;
 
 export interface DbOptions {
   /** Pool size; postgres.js opens connections lazily up to this many. */

@@ -27,8 +27,12 @@ export function startHealthServer({ port, log, checks, details, metrics, shutdow
     async fetch(request) {
       const { pathname } = new URL(request.url);
       if (request.method === 'GET' && pathname === '/health') {
+        // The details are read in the same tick the checks start (each check is called before its first
+        // await), so the body tells one moment: read after the awaits, a consumer could say `reconnecting`
+        // beside a `consumer: ok` check made before its Redis call failed (seen in CI).
+        const snapshot = details?.();
         const report = await runHealthChecks(checks, log);
-        return Response.json({ ...report, ...details?.() }, { status: report.status === 'ok' ? 200 : 503 });
+        return Response.json({ ...report, ...snapshot }, { status: report.status === 'ok' ? 200 : 503 });
       }
       if (request.method === 'GET' && pathname === '/health/live') {
         const report = liveReport(shutdown);
