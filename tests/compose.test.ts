@@ -382,9 +382,15 @@ describe('compose.yaml, the cluster profile', () => {
       const seed = ports.get(config.redisClusterNodes![0]!.host)!;
       client = createRedisClient({ url: config.redisUrl, clusterNodes: [{ host: '127.0.0.1', port: seed }] }, { connectionName: 'compose-test', log });
       await assertClusterReady(client, { url: config.redisUrl, clusterNodes: [{ host: '127.0.0.1', port: seed }] });
-      const info = String(await client.cluster('INFO'));
+      // The seed may not have heard of the last node yet (gossip), even with every slot served: wait for it.
+      const info = await waitFor(
+        async () => {
+          const text = String(await client!.cluster('INFO'));
+          return text.includes('cluster_known_nodes:6') && text;
+        },
+        { what: 'the seed to know all six nodes' },
+      );
       expect(info).toContain('cluster_size:3');
-      expect(info).toContain('cluster_known_nodes:6');
       // Each replica replicates (it authenticates to its master with --masterauth).
       const replication = (port: number) => Bun.spawnSync(['redis-cli', '-p', String(port), 'info', 'replication'], { env: { ...Bun.env, REDISCLI_AUTH: password } }).stdout.toString();
       await waitFor(() => [...ports.values()].filter((port) => replication(port).includes('role:slave')).length === 3, { what: 'three replicas' });
