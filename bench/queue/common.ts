@@ -14,16 +14,16 @@ export interface ContenderResult {
   stopSeconds?: number;
 }
 
+/** The options every contender takes (bench/queue.ts passes them); a contender may add its own. */
+export const CONTENDER_OPTIONS = {
+  messages: { type: 'string', default: '100000' },
+  concurrency: { type: 'string', default: '200' },
+  prefix: { type: 'string', default: `bench:queue:${process.pid}:` },
+  'redis-url': { type: 'string', default: Bun.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0' },
+} as const;
+
 export function contenderArgs() {
-  const { values } = parseArgs({
-    args: Bun.argv.slice(2),
-    options: {
-      messages: { type: 'string', default: '100000' },
-      concurrency: { type: 'string', default: '200' },
-      prefix: { type: 'string', default: `bench:queue:${process.pid}:` },
-      'redis-url': { type: 'string', default: Bun.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0' },
-    },
-  });
+  const { values } = parseArgs({ args: Bun.argv.slice(2), options: CONTENDER_OPTIONS });
   return {
     messages: Number(values.messages),
     concurrency: Number(values.concurrency),

@@ -8,17 +8,16 @@
 import { parseArgs } from 'node:util';
 import { Events } from '../../src/shared/pipeline/events.ts';
 import { streamKey, TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
+import { parseHostPort } from '../../src/shared/runtime/config.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { assertClusterReady, createRedisClient, waitUntilReady, type RedisTarget } from '../../src/shared/runtime/redis.ts';
 import { createConsumer, type Consumer } from '../../src/shared/streams/consumer.ts';
-import { fillStream, report, waitUntilAcknowledged } from './common.ts';
+import { CONTENDER_OPTIONS, fillStream, report, waitUntilAcknowledged } from './common.ts';
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
-    messages: { type: 'string', default: '100000' },
-    concurrency: { type: 'string', default: '200' },
-    prefix: { type: 'string', default: `bench:queue:${process.pid}:` },
+    ...CONTENDER_OPTIONS,
     'cluster-nodes': { type: 'string' },
     partitions: { type: 'string', default: '1' },
     handler: { type: 'string', default: 'batch' },
@@ -31,7 +30,7 @@ const batch = values.handler === 'batch';
 if (!values['cluster-nodes']) throw new Error('--cluster-nodes host:port,... is required');
 const target: RedisTarget = {
   url: 'redis://127.0.0.1:6379/0',
-  clusterNodes: values['cluster-nodes'].split(',').map((seed) => ({ host: seed.split(':')[0]!, port: Number(seed.split(':')[1]) })),
+  clusterNodes: values['cluster-nodes'].split(',').map(parseHostPort),
 };
 
 const log = createLogger({ service: 'bench', level: 'warn' });

@@ -218,7 +218,8 @@ function toConfig(env: Env) {
   });
 }
 
-function parseHostPort(seed: string): { host: string; port: number } {
+/** `host:port` -> { host, port }: one seed of REDIS_CLUSTER_NODES. */
+export function parseHostPort(seed: string): { host: string; port: number } {
   const [host, port] = seed.split(':');
   return { host: host!, port: Number(port) };
 }
