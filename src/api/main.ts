@@ -19,7 +19,7 @@ import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 const config = loadConfigOrExit(Bun.env);
 const { log, tracing } = startLogAndTracing({ service: 'api', level: config.logLevel, env: Bun.env });
 surviveStrayConnectionErrors(log);
-const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, applicationName: 'api' });
+const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, statementTimeoutMs: config.database.statementTimeoutMs, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
 const redisTarget = { url: config.redisUrl, clusterNodes: config.redisClusterNodes };
 const redis = createRedisClient(redisTarget, { connectionName: `api:${config.consumer.consumerName}`, log, commandTimeoutMs: config.redisCommandTimeoutMs });

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import fc from 'fast-check';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { isRetryableDbError, retryDelay } from '../../src/api/services/db-retry.ts';
+import { retryDelay } from '../../src/api/services/db-retry.ts';
+import { isTransientDbError } from '../../src/shared/db/connection-error.ts';
 import { createDb } from '../../src/shared/db/client.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
-import { createTestApp, get, postJson, readJson } from '../helpers/app.ts';
-import { killAll, spawnService } from '../helpers/processes.ts';
-import { freePort, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
-import { waitFor } from '../helpers/wait-for.ts';
+import { createTestApp, get, readJson } from '../helpers/app.ts';
+import { spawnApi as spawnApiProcess } from '../helpers/api-process.ts';
+import { killAll } from '../helpers/processes.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
@@ -38,26 +38,10 @@ async function ordersFor(email: string) {
   return tdb.db.execute<{ id: string }>(sql`select id from orders where customer_email = ${email}`);
 }
 
-/** A real API process on this test's database, its Redis keys under their own prefix. */
+/** A real API process on this test's database. */
 async function spawnApi(databaseUrl: string) {
-  const port = await freePort();
-  const api = spawnService('api', {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: TEST_REDIS_URL,
-    STREAM_PREFIX: uniquePrefix('db_faults'),
-    PORT: String(port),
-    // No background transaction of the relay or the reconciler while a test waits for the order's COMMIT.
-    RELAY_INTERVAL_MS: '600000',
-    RECONCILE_AFTER_MS: '600000',
-    OUTBOX_RETENTION_MS: '600000',
-  });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.status === 200, { what: 'the api', timeoutMs: 20_000 });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    api,
-    post: (email: string, headers: Record<string, string> = {}) => fetch(`${url}/orders`, postJson('/orders', orderBody(email), headers)),
-    get: (path: string) => fetch(`${url}${path}`),
-  };
+  const started = await spawnApiProcess(databaseUrl, 'db_faults');
+  return { ...started, post: (email: string, headers: Record<string, string> = {}) => started.post(orderBody(email), headers) };
 }
 
 describe('the API under PostgreSQL session kills', () => {
@@ -143,7 +127,7 @@ describe('a connection lost while the order is being written', () => {
 });
 
 describe('the request retry policy', () => {
-  const retryable = fc.constantFrom('57P01', '57P02', '57P03', '40001', '40P01', '08006', '08003', 'ECONNRESET', 'CONNECTION_CLOSED');
+  const retryable = fc.constantFrom('57P01', '57P02', '57P03', '57014', '40001', '40P01', '08006', '08003', 'ECONNRESET', 'CONNECTION_CLOSED');
   const final = fc.constantFrom('23505', '23503', '22P02', '42P01', '55P03', undefined);
 
   it('retries only transient failures, and never past the budget', () => {
@@ -156,7 +140,7 @@ describe('the request retry policy', () => {
         fc.double({ min: 0, max: 0.9999, noNaN: true }),
         ({ code, retry }, attempt, elapsed, budget, r) => {
           const error = Object.assign(new Error('x'), code ? { code } : {});
-          expect(isRetryableDbError(error)).toBe(retry);
+          expect(isTransientDbError(error)).toBe(retry);
           const delay = retryDelay(error, attempt, elapsed, budget, () => r);
           if (!retry) expect(delay).toBeUndefined();
           if (delay !== undefined) {

@@ -13,8 +13,8 @@ allowSlowTests(120_000);
 
 /**
  * Fault combinations found from outside with real processes, each a regression test for the
- * runner (src/shared/streams/): a network path that goes silent, and replicas sharing a backlog
- * after one of them is SIGKILLed.
+ * runner (src/shared/streams/): a network path that goes silent, replicas sharing a backlog
+ * after one of them is SIGKILLed, and replicas whose gateway is slower than CLAIM_IDLE_MS.
  */
 const pipelines: Pipeline[] = [];
 async function newPipeline(label: string) {
@@ -133,5 +133,29 @@ describe('replicas of a worker after one of them is SIGKILLed', () => {
       timeoutMs: 5_000,
     });
     for (const id of ids) expect((await pipeline.orderState(id)).charges).toBe(1);
+  });
+});
+
+describe('replicas of a worker whose gateway is slower than CLAIM_IDLE_MS', () => {
+  it('never claim entries from each other: every order is paid by the replica that read it, in one attempt', async () => {
+    const pipeline = await newPipeline('slow_gateway');
+    // Each gateway call takes 0.5-1.5 × 2 s, a batch as long as its slowest call: every entry is held
+    // (running, or read ahead behind a running batch) well past CLAIM_IDLE_MS by a replica that is alive.
+    const settings = { CONSUMER_CONCURRENCY: '2', CONSUMER_BATCH_SIZE: '2', GATEWAY_LATENCY_MS: '2000', CLAIM_IDLE_MS: '600' };
+    const [replicaA, replicaB] = await Promise.all([
+      pipeline.spawn('payment', { ...settings, CONSUMER_NAME: 'payment-slow-a' }),
+      pipeline.spawn('payment', { ...settings, CONSUMER_NAME: 'payment-slow-b' }),
+      pipeline.spawn('notify', { CONSUMER_NAME: 'notify-slow' }),
+    ]);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await pipeline.placeOrder(`slow-${i}@example.com`)).id);
+    await pipeline.relay.kick();
+    await pipeline.waitUntilSettled(ids, 60_000);
+
+    const claims = [replicaA!, replicaB!].flatMap((replica) =>
+      replica.lines.filter((l) => l.msg === 'claimed entries left pending by another consumer').map((l) => `${l.consumer} claimed ${l.entries}`),
+    );
+    expect(claims).toEqual([]);
+    for (const id of ids) expect(await pipeline.orderState(id)).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
   });
 });

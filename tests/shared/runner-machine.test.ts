@@ -245,6 +245,16 @@ describe('the runner state machine', () => {
     );
   });
 
+  it('extends the claim on held entries at least three times per CLAIM_IDLE_MS', () => {
+    fc.assert(
+      fc.property(settings, (options) => {
+        const { extendEveryMs } = runnerLimits(options);
+        expect(extendEveryMs).toBeGreaterThan(0);
+        expect(extendEveryMs * 3).toBeLessThanOrEqual(options.claimIdleMs);
+      }),
+    );
+  });
+
   it('never blocks a read past the next claim, so abandoned entries are taken over on time', () => {
     fc.assert(
       fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), (options, events) => {

@@ -1,5 +1,5 @@
 import { Elysia, ValidationError } from 'elysia';
-import { isDatabaseUnreachable } from '../../shared/db/connection-error.ts';
+import { isTransientDbError } from '../../shared/db/connection-error.ts';
 import { dataExceptionMessage, isDataException } from '../../shared/db/data-exception.ts';
 import { AppError } from '../../shared/runtime/app-error.ts';
 import type { Logger } from '../../shared/runtime/log.ts';
@@ -50,7 +50,8 @@ export function toAppError(code: string | number, error: unknown, request: Reque
   if (error instanceof ValidationError) return error.type === 'response' ? fromResponseValidation(error, request, path) : fromValidation(error);
   if (code === 'PARSE') return new MalformedJson(error);
   if (code === 'NOT_FOUND') return new RouteNotFound(request.method, path);
-  if (isDatabaseUnreachable(error)) return new ServiceUnavailable('PostgreSQL', error);
+  // Whatever a request did not ride through itself (an admin route's statement, a statement timeout) is still an outage, never a 500.
+  if (isTransientDbError(error)) return new ServiceUnavailable('PostgreSQL', error);
   if (isDataException(error)) return fromDataException(error);
   return null;
 }

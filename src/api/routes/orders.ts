@@ -18,7 +18,7 @@ import { jsonBody } from '../plugins/json-body.ts';
 import { requestContext } from '../plugins/request-context.ts';
 import { openApiResponses } from '../openapi.ts';
 import { getOrder } from '../services/get-order.ts';
-import { parseIdempotencyKey } from '../services/idempotency.ts';
+import { keyTiming, parseIdempotencyKey } from '../services/idempotency.ts';
 import { placeOrder } from '../services/place-order.ts';
 
 const EXAMPLE_ID = '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11';
@@ -51,6 +51,7 @@ const getOrderResponses = {
 };
 
 export function ordersRoutes({ db, log, config, outbox, metrics, tracing }: AppDeps) {
+  const timing = keyTiming(config.statementTimeoutMs);
   return new Elysia()
     .use(requestContext(log, metrics))
     .use(jsonBody(config.bodyLimitBytes))
@@ -63,6 +64,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics, tracing }: AppD
           idempotency: key
             ? { key, ttlHours: config.idempotencyKeyTtlHours, waitMs: config.idempotencyWaitMs }
             : undefined,
+          timing,
           retry: config.dbRetry,
           tracing,
         });

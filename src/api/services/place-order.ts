@@ -4,11 +4,20 @@ import { withDatabaseSpan } from '../../shared/tracing/database-spans.ts';
 import { withPublishSpan } from '../../shared/tracing/producer-spans.ts';
 import { APP_EVENT_ID, APP_ORDER_ID } from '../../shared/tracing/semconv.ts';
 import { DISABLED_TRACING, type Tracing } from '../../shared/tracing/tracing.ts';
-import { MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
+import { IdempotencyKeyInProgress, MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
+import { errorCode, UNIQUE_VIOLATION } from '../../shared/db/connection-error.ts';
 import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
 import { findOrder } from './get-order.ts';
-import { claimIdempotencyKey, completeIdempotencyKey, fingerprintOf, releaseIdempotencyKey, type IdempotentResponse } from './idempotency.ts';
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  fingerprintOf,
+  releaseIdempotencyKey,
+  type IdempotentResponse,
+  type KeyClaim,
+  type KeyTiming,
+} from './idempotency.ts';
 import { toOrderView } from './order-view.ts';
 import { writeOrder } from './write-order.ts';
 
@@ -32,6 +41,8 @@ export function mergeLines(items: readonly OrderLine[]): OrderLine[] {
 export interface PlaceOrderOptions {
   requestId: string;
   idempotency?: { key: string; ttlHours: number; waitMs: number };
+  /** The write window and abandonment of a key's claim, both from the statement bound (see idempotency.ts). */
+  timing: KeyTiming;
   /** How long to ride through transient database failures before answering 503. */
   retry: DbRetryOptions;
   /** The order write gets a publish span (its context goes with the event) and a database span. */
@@ -45,13 +56,15 @@ export interface PlaceOrderOptions {
  * A transient database failure (a session killed, a connection reset) is retried within the
  * request. The order id is chosen once, before the first try: when a connection is lost while the
  * write is on the wire, nobody can say whether it committed, so every retry first looks for the
- * order on a fresh connection, and answers with it if it is there. Never two orders, and never a
- * 5xx for an order that exists.
+ * order on a fresh connection, and answers with it if it is there; a retried write that meets its
+ * own id (23505) or its own link on the key learns the same. From the moment a write has been sent,
+ * the request's budget grows to the write window: a 503 must not be told for an order that exists,
+ * and only an outage longer than that window leaves the request unable to find out.
  */
 export async function placeOrder(
   db: Database,
   input: PlaceOrderBody,
-  { requestId, idempotency, retry, tracing = DISABLED_TRACING }: PlaceOrderOptions,
+  { requestId, idempotency, timing, retry, tracing = DISABLED_TRACING }: PlaceOrderOptions,
 ): Promise<IdempotentResponse<OrderView>> {
   const pg = db.$client;
   const lines = mergeLines(input.items);
@@ -59,39 +72,70 @@ export async function placeOrder(
   const eventId = crypto.randomUUID();
   const occurredAt = new Date();
   const key = idempotency?.key;
-  const fingerprint = idempotency && fingerprintOf({ customerEmail: input.customerEmail, lines });
+  const claimOptions = idempotency && { ...idempotency, ...timing, fingerprint: fingerprintOf({ customerEmail: input.customerEmail, lines }), holder: orderId };
+  let writeSent = false;
 
   const created = async (order: OrderView): Promise<IdempotentResponse<OrderView>> => {
-    if (key) await completeIdempotencyKey(pg, key, order.id, 201, order);
-    return { status: 201, body: order, replayed: false };
+    // Another request may have stored this order's answer first (it found the order orphaned): answer what it stored.
+    const stored = key ? await completeIdempotencyKey(pg, key, order.id, 201, order) : { status: 201, body: order };
+    return { status: stored.status, body: stored.body, replayed: false };
+  };
+  const committed = async (): Promise<IdempotentResponse<OrderView> | undefined> => {
+    const order = await findOrder(db, orderId);
+    return order && created(order);
+  };
+  /** What the key says when this request may not write under it: a stored or recoverable answer, or 409. */
+  const answerFromKey = async (claim: KeyClaim<OrderView>): Promise<IdempotentResponse<OrderView> | undefined> => {
+    if (claim.kind === 'replay') return { status: claim.status, body: claim.body, replayed: true };
+    if (claim.kind === 'orphaned') {
+      // Its request wrote the order and has not stored the answer: store it now, from the order.
+      const order = (await findOrder(db, claim.orderId))!;
+      const stored = await completeIdempotencyKey(pg, key!, order.id, 201, order);
+      return { status: stored.status, body: stored.body, replayed: true };
+    }
+    if (claim.linked) return committed();
+    return undefined;
   };
 
-  return withDbRetry(async (attempt) => {
-    if (attempt > 1) {
-      const committed = await findOrder(db, orderId);
-      if (committed) return created(committed);
+  return withDbRetry(async (attempt, extendBudget) => {
+    if (attempt > 1 && writeSent) {
+      const found = await committed();
+      if (found) return found;
     }
-    if (idempotency && fingerprint) {
-      const claim = await claimIdempotencyKey<OrderView>(pg, { ...idempotency, fingerprint, holder: orderId });
-      if (claim.kind === 'replay') return { status: claim.status, body: claim.body, replayed: true };
-      if (claim.kind === 'orphaned') {
-        // Its request wrote the order and died before storing the answer: store it now, from the order.
-        const order = (await findOrder(db, claim.orderId))!;
-        await completeIdempotencyKey(pg, idempotency.key, order.id, 201, order);
-        return { status: 201, body: order, replayed: true };
-      }
+    if (claimOptions) {
+      const answer = await answerFromKey(await claimIdempotencyKey<OrderView>(pg, claimOptions));
+      if (answer) return answer;
     }
+    writeSent = true;
+    extendBudget(timing.writeWindowMs);
+    const write = { orderId, lines, customerEmail: input.customerEmail, requestId, eventId, occurredAt, claim: claimOptions && { key: claimOptions.key, holder: orderId, writeWindowMs: timing.writeWindowMs } };
     // The outbox row is the event's creation: its publish span wraps the statement, and its context is stored with the row.
     const result = await withPublishSpan(tracing, Events.orderPlaced.stream, { attributes: { [APP_ORDER_ID]: orderId, [APP_EVENT_ID]: eventId } }, (traceparent) =>
-      withDatabaseSpan(tracing, { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, () =>
-        writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, requestId, eventId, occurredAt, idempotencyKey: key, traceparent }),
-      ),
-    );
-    if (!result.written) {
-      if (key) await releaseIdempotencyKey(pg, key);
-      if (result.unknown.length > 0) throw new MenuItemNotFound(result.unknown);
-      throw new MenuItemUnavailable(result.unavailable);
+      withDatabaseSpan(tracing, { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, () => writeOrder(pg, { ...write, traceparent })),
+    ).catch(async (error: unknown) => {
+      // Our own id already taken: an earlier try of this request committed after all.
+      if (errorCode(error) === UNIQUE_VIOLATION) {
+        const found = await findOrder(db, orderId);
+        if (found) return { written: 'before' as const, order: found };
+      }
+      throw error;
+    });
+    if (result.written === 'before') return created(result.order);
+    if (result.written) return created(toOrderView(result.order, result.items, null));
+    if (result.fenced) {
+      const found = await committed();
+      if (found) return found;
+      // The key is not ours to write under any more (taken over after our claim was abandoned, or our
+      // write window passed): answer as any other request with this key would be answered.
+      const stranger = Bun.randomUUIDv7();
+      const answer = await answerFromKey(await claimIdempotencyKey<OrderView>(pg, { ...claimOptions!, holder: stranger }));
+      if (answer) return answer;
+      // That look took the key over (it had been abandoned meanwhile): give it back for the client's retry.
+      await releaseIdempotencyKey(pg, key!, stranger);
+      throw new IdempotencyKeyInProgress();
     }
-    return created(toOrderView(result.order, result.items, null));
+    if (key) await releaseIdempotencyKey(pg, key, orderId);
+    if (result.unknown.length > 0) throw new MenuItemNotFound(result.unknown);
+    throw new MenuItemUnavailable(result.unavailable);
   }, retry);
 }

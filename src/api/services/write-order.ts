@@ -11,10 +11,18 @@ export interface OrderToWrite {
   /** The `orders.placed` event's id and time, chosen by the caller. */
   eventId: string;
   occurredAt: Date;
-  /** The Idempotency-Key this request holds, linked to the order in the same statement. */
-  idempotencyKey?: string;
+  /** The Idempotency-Key this request claimed: the order is written only while the claim is still this request's. */
+  claim?: WriteClaim;
   /** The W3C trace context of the event's publish span, stored with it (absent when tracing is off). */
   traceparent?: string;
+}
+
+export interface WriteClaim {
+  key: string;
+  /** The fencing token the claim stored (see idempotency.ts). */
+  holder: string;
+  /** The write must start within this long of the claim, on PostgreSQL's clock. */
+  writeWindowMs: number;
 }
 
 interface PricedRow {
@@ -26,11 +34,14 @@ interface PricedRow {
   total_cents: number | null;
   created_at: Date | null;
   updated_at: Date | null;
+  fenced: boolean;
 }
 
 export type WriteResult =
   | { written: true; order: Order; items: OrderItem[] }
-  | { written: false; unknown: number[]; unavailable: { id: number; name: string }[] };
+  | { written: false; fenced: false; unknown: number[]; unavailable: { id: number; name: string }[] }
+  /** The key is no longer this request's to write under (taken over, already linked, or the write window passed): nothing was written. */
+  | { written: false; fenced: true };
 
 /**
  * Writes an order in ONE statement, one round trip (prepared by postgres.js on each connection):
@@ -39,11 +50,18 @@ export type WriteResult =
  * is unknown or unavailable; the rows that say which come back instead. The statement is atomic,
  * so no transaction (no BEGIN, no COMMIT) is needed.
  *
+ * With a key, the link comes first and everything else depends on it: the UPDATE of the key row
+ * succeeds only while the row holds this request's token, has no order yet, and was claimed within the
+ * write window. It takes the row's lock, so a takeover waits for this statement, and a write that waits
+ * for a takeover re-checks the row after it (PostgreSQL re-evaluates an UPDATE's WHERE on the newest row
+ * version) and writes nothing.
+ *
  * The outbox row's fields are built here, in SQL, because the prices are only known here; they are
  * the same fields Events.orderPlaced.toFields writes (a test decodes both and compares them).
  */
 export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteResult> {
   const { type, stream } = Events.orderPlaced;
+  const { claim } = order;
   const rows = await sql<PricedRow[]>`
     with lines as (
       select * from unnest(${order.lines.map((l) => l.menuItemId)}::int[], ${order.lines.map((l) => l.quantity)}::int[]) as l(menu_item_id, quantity)
@@ -52,10 +70,17 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
       select l.menu_item_id, l.quantity, m.name, m.price_cents, m.available
       from lines l left join menu_items m on m.id = l.menu_item_id
     ),
+    fenced as (
+      update idempotency_keys k set order_id = ${order.orderId}
+      where k.key = ${claim?.key ?? null}::text and k.locked_by = ${claim?.holder ?? null}::uuid and k.order_id is null
+        and k.locked_at > now() - make_interval(secs => ${(claim?.writeWindowMs ?? 0) / 1000})
+        and (select bool_and(coalesce(available, false)) from priced)
+      returning 1
+    ),
     placed as (
       insert into orders (id, customer_email, total_cents, request_id)
       select ${order.orderId}, ${order.customerEmail}, sum(price_cents * quantity)::int, ${order.requestId} from priced
-      having bool_and(coalesce(available, false))
+      having bool_and(coalesce(available, false)) and (${claim === undefined} or exists (select from fenced))
       returning id, total_cents, created_at, updated_at
     ),
     items as (
@@ -73,18 +98,19 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
         -- Only when set: no traceparent field at all, rather than a null, when tracing is off.
         || jsonb_strip_nulls(jsonb_build_object('traceparent', ${order.traceparent ?? null}::text))
       from placed p
-    ),
-    keyed as (
-      update idempotency_keys k set order_id = p.id from placed p where k.key = ${order.idempotencyKey ?? null}::text
     )
-    select l.menu_item_id, l.name, l.quantity, l.price_cents, l.available, p.total_cents, p.created_at, p.updated_at
+    select l.menu_item_id, l.name, l.quantity, l.price_cents, l.available, p.total_cents, p.created_at, p.updated_at,
+           ${claim !== undefined} and not exists (select from fenced) as fenced
     from priced l left join placed p on true
     order by l.menu_item_id`;
 
   const placed = rows[0]?.created_at ? rows[0] : undefined;
   if (!placed) {
+    const allAvailable = rows.every((row) => row.available);
+    if (allAvailable && rows[0]?.fenced) return { written: false, fenced: true };
     return {
       written: false,
+      fenced: false,
       unknown: rows.filter((row) => row.name === null).map((row) => row.menu_item_id),
       unavailable: rows.filter((row) => row.name !== null && !row.available).map((row) => ({ id: row.menu_item_id, name: row.name! })),
     };

@@ -30,9 +30,14 @@ export interface DbOptions {
    * grows, until the next ANALYZE of it. Seen in `bun run bench`: millions of rows read in 30 s.
    */
   indexLookupsOnly?: boolean;
+  /**
+   * statement_timeout of every session (DB_STATEMENT_TIMEOUT_MS). The server-side half of the bound on
+   * when a request's write can still commit (the Idempotency-Key's write window is derived from it).
+   */
+  statementTimeoutMs?: number;
 }
 
-export function createDb(url: string, { max = 10, connectTimeoutSeconds = 5, applicationName = 'order-service', indexLookupsOnly = false }: DbOptions = {}) {
+export function createDb(url: string, { max = 10, connectTimeoutSeconds = 5, applicationName = 'order-service', indexLookupsOnly = false, statementTimeoutMs = 30_000 }: DbOptions = {}) {
   const sql = postgres(url, {
     max,
     connect_timeout: connectTimeoutSeconds,
@@ -48,7 +53,7 @@ export function createDb(url: string, { max = 10, connectTimeoutSeconds = 5, app
       // error it can retry instead of hanging with a lock held.
       idle_in_transaction_session_timeout: 10_000,
       // No single statement of ours should run this long; a stuck one fails rather than blocks.
-      statement_timeout: 30_000,
+      statement_timeout: statementTimeoutMs,
       ...(indexLookupsOnly ? { enable_seqscan: 'off' } : {}),
     },
   });

@@ -20,6 +20,23 @@ const UNREACHABLE_CODES = new Set([
 ]);
 
 /**
+ * Failures that pass: the same statement may well succeed when tried again. Everything unreachable
+ * above, any 08xxx connection exception, a transaction that lost a race (40001 serialization, 40P01
+ * deadlock), and a statement cancelled for running too long or by an admin (57014). Everything else
+ * (a constraint, a bad value) would fail the same way again. This is the project's one list.
+ */
+const RETRY_AGAIN_CODES = new Set(['40001', '40P01', '57014']);
+
+/** unique_violation: with ids chosen before the first try, "my own id is taken" means "my earlier try committed". */
+export const UNIQUE_VIOLATION = '23505';
+
+/** True when the error is transient: an outage of PostgreSQL or a statement worth trying again. */
+export function isTransientDbError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && (UNREACHABLE_CODES.has(code) || RETRY_AGAIN_CODES.has(code) || code.startsWith('08'));
+}
+
+/**
  * The driver's error code (`ECONNREFUSED`, SQLSTATE `55P03`, ...). drizzle wraps driver
  * errors in a DrizzleQueryError, so the code may sit a few `cause`s deep.
  */

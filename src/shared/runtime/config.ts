@@ -47,6 +47,13 @@ export const EnvSchema = Type.Object({
     maximum: 60_000,
     description: 'A new PostgreSQL connection that is not ready this long fails (and the request or worker retries); a session killed while starting can otherwise hang a connect',
   }),
+  DB_STATEMENT_TIMEOUT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    maximum: 600_000,
+    description:
+      "PostgreSQL's statement_timeout on every connection: no statement of ours runs longer. It bounds when an order write can still commit, so an Idempotency-Key's write window equals it and a claim is abandoned after twice it plus 1 s",
+  }),
   DATABASE_POOL_SIZE: Type.Integer({
     default: 10,
     minimum: 1,
@@ -166,7 +173,7 @@ export class ConfigError extends Error {
  */
 function toConfig(env: Env) {
   return Object.freeze({
-    database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000 }),
+    database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS }),
     redisUrl: env.REDIS_URL,
     /** Seeds of a Redis Cluster; undefined: one Redis at REDIS_URL. */
     redisClusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map(parseHostPort),
@@ -183,6 +190,8 @@ function toConfig(env: Env) {
       idempotencyKeyTtlHours: env.IDEMPOTENCY_KEY_TTL_HOURS,
       idempotencyWaitMs: env.IDEMPOTENCY_WAIT_MS,
       dbRetry: Object.freeze({ budgetMs: env.DB_RETRY_BUDGET_MS }),
+      /** The bound on when a request's statement can still commit (see keyTiming in api/services/idempotency.ts). */
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     }),
     consumer: Object.freeze({
       consumerName: env.CONSUMER_NAME ?? `${hostname()}-${process.pid}`,

@@ -79,7 +79,10 @@ export function streamCommands(redis: Redis, blockingRedis: Redis, { stream, gro
     /**
      * Of `ids`, takes back those still pending for this consumer, resetting their idle time without
      * counting a delivery; returns them. One script, so the check and the claim are atomic: an entry
-     * another consumer claimed meanwhile stays theirs.
+     * another consumer claimed meanwhile stays theirs (a bare `XCLAIM ... 0 ... JUSTID` would take it
+     * back from whoever holds it). Used to retry entries after an outage, and by the claim keeper to
+     * extend the claim on entries still being worked on. One call per stream key, so on a Redis
+     * Cluster it runs on the stream's own node.
      */
     async claimIfStillOwned(ids: string[]): Promise<Set<string>> {
       if (ids.length === 0) return new Set();

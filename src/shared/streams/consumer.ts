@@ -1,4 +1,5 @@
 import { createAckBatcher } from './ack-batcher.ts';
+import { createClaimKeeper } from './claim-keeper.ts';
 import { streamCommands, type Entry } from './commands.ts';
 import { deadLetter } from './dead-letter.ts';
 import { classifyFailure, decideClaimed, decideFailure } from './failure-policy.ts';
@@ -86,7 +87,10 @@ export interface ConsumerSettings<Message> {
   /** Most entries fetched per read, and handed to a batch handler at once. */
   batchSize: number;
   blockMs: number;
-  /** Entries idle this long with another consumer are taken over (XAUTOCLAIM). */
+  /**
+   * Entries idle this long with another consumer are taken over (XAUTOCLAIM). The entries this one
+   * works on are kept: their claim is extended every third of it (claim-keeper.ts).
+   */
   claimIdleMs: number;
   /** A failing entry is dead-lettered on its maxDeliveries-th delivery. */
   maxDeliveries: number;
@@ -284,6 +288,35 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
     }
     return { entry, message, fields };
   }
+
+  /**
+   * Held entries that are no longer pending for us: another consumer claimed them while we were silent
+   * past CLAIM_IDLE_MS (or the group was recreated). One not started yet is dropped, since its new owner
+   * runs it; one running finishes, and its XACK (which Redis accepts from any consumer) settles it for
+   * both, the handlers' idempotency absorbing the second run.
+   */
+  function lostClaims(ids: string[]) {
+    let dropped = 0;
+    for (const id of ids) {
+      const index = buffer.findIndex((entry) => entry.id === id);
+      if (index < 0) continue;
+      const [entry] = buffer.splice(index, 1);
+      dropped++;
+      finished(entry!, false);
+    }
+    log.warn({ entries: ids.length, dropped, still_running: ids.length - dropped, entry_ids: ids.slice(0, 20) }, 'entries this consumer held were claimed by another consumer');
+  }
+
+  // Only entries being worked on: those awaiting a dependency are nobody's work until it is back, so
+  // another consumer (whose dependency may answer) is free to take them.
+  const keeper = createClaimKeeper({
+    everyMs: limits.extendEveryMs,
+    heldIds: () => (awaiting.size === 0 ? [...held] : [...held].filter((id) => !awaiting.has(id))),
+    stillHeld: (id) => held.has(id) && !awaiting.has(id),
+    extend: (ids) => commands.claimIfStillOwned(ids),
+    lost: lostClaims,
+    log,
+  });
 
   function succeeded(entry: Entry, started: number) {
     counts.processed++;
@@ -494,6 +527,7 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       if (loop) return loop;
       log.info({ concurrency: options.concurrency, claim_idle_ms: options.claimIdleMs, max_deliveries: options.maxDeliveries, batch: Boolean(handleBatch) }, 'consumer started');
       loop = run();
+      keeper.start();
       return loop;
     },
     async stop(timeoutMs) {
@@ -506,6 +540,8 @@ export function createConsumer<Message>(options: ConsumerOptions<Message>): Cons
       // The loop exits after its current step (a read BLOCKs at most blockMs) and the drain.
       if (loop) await loop;
       else update({ type: 'drained' });
+      // Held until the drain ended; what is still running past the deadline is left for another consumer to claim.
+      await keeper.stop();
       await acks.flush();
       const unfinished = running + buffer.length;
       log.info({ unfinished }, unfinished > 0 ? 'consumer stopped; unfinished entries stay pending for another consumer' : 'consumer stopped');

@@ -29,6 +29,8 @@ export interface RunnerLimits {
   readWhenRoom: number;
   blockMs: number;
   claimEveryMs: number;
+  /** How often the claim on held entries is extended (claim-keeper.ts). */
+  extendEveryMs: number;
   /** Undefined: never trim. */
   trimEveryMs?: number;
   backoff: { baseMs: number; maxMs: number };
@@ -114,6 +116,8 @@ export function runnerLimits(options: {
     blockMs: options.blockMs,
     // Often enough that an entry abandoned by a dead consumer runs again within CLAIM_IDLE_MS + 1 s.
     claimEveryMs: Math.max(25, Math.min(Math.floor(options.claimIdleMs / 4), 1000)),
+    // Three rounds per CLAIM_IDLE_MS: two can be missed before a live consumer's entry looks abandoned.
+    extendEveryMs: Math.max(1, Math.floor(options.claimIdleMs / 3)),
     trimEveryMs: options.maxAgeMs === undefined ? undefined : 60_000,
     backoff: { baseMs: 100, maxMs: 5000 },
   };

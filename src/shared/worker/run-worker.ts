@@ -108,6 +108,7 @@ export function workerDbOptions(config: Config, service: string): DbOptions {
   return {
     max: config.database.poolSize,
     connectTimeoutSeconds: config.database.connectTimeoutSeconds,
+    statementTimeoutMs: config.database.statementTimeoutMs,
     applicationName: service,
     indexLookupsOnly: true,
   };
