@@ -37,7 +37,7 @@ type Compose = { services: Record<string, Record<string, any>> };
 const composeWith = (env: Record<string, string>) => interpolate(Bun.YAML.parse(composeText) as Compose, env);
 const compose = composeWith({});
 const scripts: Record<string, string> = (await Bun.file(new URL('package.json', root)).json()).scripts;
-// The Config's variables, and the OpenTelemetry ones the README's Tracing section documents.
+// The Config's variables, and the OpenTelemetry ones docs/tracing.md documents.
 const known = new Set([...Object.keys(EnvSchema.properties), ...Object.keys(TRACING_VARIABLES)]);
 const services = compose.services;
 const ours = ['migrate', 'api', 'payment', 'notify'];

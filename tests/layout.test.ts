@@ -3,24 +3,25 @@ import { Glob } from 'bun';
 import { dirname, join, relative } from 'node:path';
 
 /**
- * The dependency direction, as README "Layout" draws it: arrows point down only.
+ * The dependency direction, as docs/architecture.md draws it: arrows point down only.
  *   services (api, payment, notify) -> worker -> ops -> pipeline -> runtime -> db
  *                                                     pipeline -> streams, db
- *   (runtime and db also take streams/backoff.ts, the one backoff policy: Redis and PostgreSQL reconnects)
+ *   backoff (the one backoff policy) is a leaf under everything: every folder may import it, it imports nothing of ours
  *   tracing (OpenTelemetry) sits at the bottom beside streams and db: anything above may use it; it uses only the streams library (the consumer's processing hook type)
  * A folder may import itself and what this table lists; packages from node_modules are always fine.
  */
 const MAY_IMPORT: Record<string, string[]> = {
-  'shared/streams': [],
-  'shared/db': ['shared/streams/backoff.ts'],
+  // The one backoff policy (the runner, the Redis and PostgreSQL reconnects, the API's and the gateway's retries): a leaf.
+  'shared/backoff': [],
+  'shared/streams': ['shared/backoff'],
+  'shared/db': ['shared/backoff'],
   // OpenTelemetry glue; the streams library takes its spans through a hook (ProcessingHook), never an import.
   // The consumer's processing hook is the streams library's type; tracing fills it in.
-  'shared/tracing': ['shared/streams'],
-  // The one backoff policy lives with the streams library; the Redis reconnects use it too.
-  'shared/runtime': ['shared/db', 'shared/streams/backoff.ts', 'shared/tracing'],
-  'shared/pipeline': ['shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing'],
-  'shared/ops': ['shared/pipeline', 'shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing'],
-  'shared/worker': ['shared/ops', 'shared/pipeline', 'shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing'],
+  'shared/tracing': ['shared/streams', 'shared/backoff'],
+  'shared/runtime': ['shared/db', 'shared/backoff', 'shared/tracing'],
+  'shared/pipeline': ['shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing', 'shared/backoff'],
+  'shared/ops': ['shared/pipeline', 'shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing', 'shared/backoff'],
+  'shared/worker': ['shared/ops', 'shared/pipeline', 'shared/streams', 'shared/db', 'shared/runtime', 'shared/tracing', 'shared/backoff'],
   api: ['shared'],
   payment: ['shared'],
   notify: ['shared'],
@@ -64,7 +65,7 @@ describe('the layout', () => {
     expect([...areas].filter((area) => !(area in MAY_IMPORT))).toEqual([]);
   });
 
-  it('imports only downwards: shared never a service, streams nothing of ours, no service another', async () => {
+  it('imports only downwards: shared never a service, streams nothing of ours but the backoff, backoff nothing, no service another', async () => {
     const all = await edges();
     expect(all.length).toBeGreaterThan(50);
     const wrong = all.filter(([from, to]) => !allowed(from, to)).map(([, , what]) => what);
@@ -80,7 +81,18 @@ describe('the layout', () => {
     expect(allowed('api', 'payment')).toBe(false);
     expect(allowed('shared/pipeline', 'shared/ops')).toBe(false);
     expect(allowed('payment', 'shared/pipeline/topology.ts')).toBe(true);
-    expect(allowed('shared/runtime', 'shared/streams/backoff.ts')).toBe(true);
+    expect(allowed('shared/runtime', 'shared/backoff/backoff.ts')).toBe(true);
+    expect(allowed('shared/streams', 'shared/backoff/backoff.ts')).toBe(true);
+    expect(allowed('payment', 'shared/backoff/backoff.ts')).toBe(true);
+    expect(allowed('shared/backoff', 'shared/streams')).toBe(false);
+    expect(allowed('shared/backoff', 'shared/runtime/log.ts')).toBe(false);
     expect(allowed('shared/runtime', 'shared/streams/consumer.ts')).toBe(false);
+  });
+
+  // Spans enter the domain code through the consumer's processing hook (item.run) and the outbox writer,
+  // never through an import: a handler or a service reads as the domain alone.
+  it('has no tracing import in handlers or services (src/payment, src/notify, src/api/services)', async () => {
+    const domain = (await edges()).filter(([, to, what]) => /^(payment|notify|api\/services)\//.test(what) && to.startsWith('shared/tracing'));
+    expect(domain.map(([, , what]) => what)).toEqual([]);
   });
 });

@@ -35,7 +35,7 @@ export async function addHistory(db: Database, orders: number): Promise<void> {
       insert into notifications (order_id, event_id, recipient, outcome, request_id, created_at)
       select id, gen_random_uuid(), 'history@example.com', 'succeeded', 'history', created_at from placed
     )
-    insert into outbox (event_id, event_type, stream, order_id, fields, created_at, published_at)
+    insert into outbox (event_id, event_type, stream, order_id, event, created_at, published_at)
     select gen_random_uuid(), e.type, e.stream, p.id, '{}'::jsonb, now() - interval '30 minutes', now() - interval '30 minutes'
     from placed p cross join (values ('OrderPlaced', 'orders.placed'), ('PaymentCompleted', 'payment.completed')) as e(type, stream)`;
   await sql`vacuum analyze`;

@@ -8,6 +8,6 @@ SELECT id, price_cents, available FROM menu_items WHERE id IN (1, 2);
 INSERT INTO orders (id, customer_email, total_cents, request_id) VALUES (gen_random_uuid(), 'pgbench@example.com', 2700, 'pgbench') RETURNING id AS order_id \gset
 INSERT INTO order_items (order_id, menu_item_id, name, quantity, unit_price_cents) VALUES (':order_id'::uuid, 1, 'Margherita Pizza', 1, 1250);
 INSERT INTO order_items (order_id, menu_item_id, name, quantity, unit_price_cents) VALUES (':order_id'::uuid, 2, 'Pepperoni Pizza', 1, 1450);
-INSERT INTO outbox (event_id, event_type, stream, order_id, fields)
-  VALUES (gen_random_uuid(), 'OrderPlaced', 'orders.placed', ':order_id'::uuid, '{"type":"OrderPlaced","orderId":"x","totalCents":"2700","items":"[]"}'::jsonb);
+INSERT INTO outbox (event_id, event_type, stream, order_id, event)
+  VALUES (gen_random_uuid(), 'OrderPlaced', 'orders.placed', ':order_id'::uuid, '{"eventId":"x","type":"OrderPlaced","occurredAt":"x","requestId":"pgbench","payload":{"orderId":"x"}}'::jsonb);
 COMMIT;

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
+import postgres from 'postgres';
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -96,6 +97,7 @@ export async function startPrivatePostgres(url: string, dataDir: string): Promis
     stderr: 'ignore',
   });
   await waitUntilReachable(url, 5432, proc, 'PostgreSQL');
+  await waitUntilAcceptingQueries(url);
   return {
     name: 'postgres',
     proc,
@@ -105,6 +107,29 @@ export async function startPrivatePostgres(url: string, dataDir: string): Promis
       process.kill(Number.isInteger(pid) && pid > 0 ? pid : proc.pid, 'SIGINT');
     },
   };
+}
+
+/**
+ * PostgreSQL listens before it takes sessions: while it replays its WAL after a crash (or finishes its
+ * start-up) it answers `57P03 the database system is starting up`. Wait for a real query, on the
+ * maintenance database (the target one may not exist yet).
+ */
+async function waitUntilAcceptingQueries(url: string, timeoutMs = 30_000): Promise<void> {
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sql = postgres(maintenance.href, { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await sql`select 1`;
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '57P03' || Date.now() > deadline) throw error;
+      await Bun.sleep(50);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
 }
 
 export async function stopPrivate(services: PrivateService[]) {

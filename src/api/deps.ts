@@ -6,6 +6,7 @@ import type { ShutdownFlag } from '../shared/runtime/probes.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { Redis } from '../shared/runtime/redis.ts';
 import type { Tracing } from '../shared/tracing/tracing.ts';
+import type { OutboxWriter } from '../shared/pipeline/outbox-writer.ts';
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
@@ -19,8 +20,8 @@ export interface AppDeps {
   ops?: { redis: Redis; prefix: string; partitions?: number };
   /** Prometheus metrics of this process (served at GET /metrics). */
   metrics: ApiMetrics;
-  /** Told after an order commits, so its `orders.placed` event is published at once (see createOutboxRelay). */
-  outbox: { kick(): void };
+  /** Stages each order's `orders.placed` event, and is told after the commit so it is published at once (see createOutboxWriter). */
+  outbox: OutboxWriter;
   /** Once requested, /health/live and /health/ready answer 503; without it the process is never stopping. */
   shutdown?: ShutdownFlag;
   /** OpenTelemetry spans for requests and the order write; without it (or with it off) none. */

@@ -6,6 +6,7 @@ import { createMetricsRegistry } from '../shared/runtime/metrics.ts';
 import { registerPipelineGauges } from '../shared/ops/pipeline-gauges.ts';
 import { createApiMetrics } from './metrics.ts';
 import { createOutboxRelay } from '../shared/pipeline/outbox.ts';
+import { createOutboxWriter } from '../shared/pipeline/outbox-writer.ts';
 import { startPeriodic } from '../shared/runtime/periodic.ts';
 import { reconcile } from '../shared/pipeline/reconciler.ts';
 import { surviveStrayConnectionErrors } from '../shared/runtime/process-guards.ts';
@@ -17,7 +18,7 @@ import { createApp } from './app.ts';
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 
 const config = loadConfigOrExit(Bun.env);
-const { log, tracing } = startLogAndTracing({ service: 'api', level: config.logLevel, env: Bun.env });
+const { log, tracing } = startLogAndTracing({ service: 'api', level: config.logLevel, tracing: config.tracing });
 surviveStrayConnectionErrors(log);
 const { db, close } = createDb(config.database.url, { max: config.database.poolSize, connectTimeoutSeconds: config.database.connectTimeoutSeconds, statementTimeoutMs: config.database.statementTimeoutMs, applicationName: 'api' });
 // Redis being down at start-up is fine: orders are taken and wait in the outbox.
@@ -64,7 +65,7 @@ const app = createApp({
   config: config.api,
   metrics,
   ops: { redis, prefix: config.streamPrefix, partitions: config.partitions.count },
-  outbox: relay,
+  outbox: createOutboxWriter({ tracing, relay }),
   healthChecks: {
     postgres: () => db.execute(sql`select 1`),
     redis: () => redis.ping(),

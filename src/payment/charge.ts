@@ -19,6 +19,8 @@ export interface ChargeDeps {
   now: () => number;
   sleep: (ms: number) => Promise<unknown>;
   random: () => number;
+  /** Shared by every replica (GATEWAY_RATE_LIMIT_PER_S): each call waits for its turn; unset: no limit. */
+  rateLimit?: { acquire(): Promise<void> };
   /** Told about every gateway call (e.g. for metrics): how it went and how long it took. */
   onGatewayCall?: (result: 'succeeded' | 'declined' | 'error', seconds: number) => void;
 }
@@ -27,10 +29,12 @@ export interface ChargeDeps {
  * Charges through the breaker, retrying failures with backoff. A decline is an answer, not a
  * failure: it ends in `failed` at once and counts as a healthy gateway call. When every attempt
  * fails (GatewayUnavailable) or the breaker is open (CircuitOpen), nothing is decided: the
- * order stays `processing` and its entry stays in the stream for a later delivery.
+ * order stays `processing`; its entry waits for the retry schedule's next step (GatewayUnavailable)
+ * or for the breaker to close (CircuitOpen pauses the consumer).
  */
 export async function chargeWithRetries(deps: ChargeDeps, request: ChargeRequest): Promise<PaymentResult> {
   for (let attempt = 1; ; attempt++) {
+    await deps.rateLimit?.acquire();
     const permit = deps.breaker.tryAcquire(deps.now());
     if (!permit) throw new CircuitOpen(deps.breaker.waitMs(deps.now()));
     const started = performance.now();

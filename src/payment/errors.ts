@@ -20,8 +20,3 @@ export class CircuitOpen extends AppError {
     super(`Circuit breaker open; next trial in ${waitMs} ms`);
   }
 }
-
-/** Gateway trouble is not the order's fault: such an entry waits instead of failing or being dead-lettered. */
-export function isGatewayOutage(error: unknown): boolean {
-  return error instanceof CircuitOpen || error instanceof GatewayUnavailable || error instanceof GatewayTransientError;
-}

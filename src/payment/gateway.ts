@@ -4,8 +4,8 @@ import { GatewayTransientError } from './errors.ts';
 import { createGatewayLedger } from './gateway-ledger.ts';
 
 export interface ChargeRequest {
-  /** Same key, same charge: a retry can never charge twice. We use the order id. */
-  idempotencyKey: string;
+  /** The order being paid: the provider's idempotency key is derived from it, so a retry can never charge twice. */
+  orderId: string;
   amountCents: number;
 }
 
@@ -24,9 +24,19 @@ export interface MockGatewaySettings {
   errorRate: number;
   /** Share of charges the card issuer declines. */
   declineRate: number;
+  /**
+   * An issuer that times out for a while: every `every`-th order (by its id) has its first `calls` calls
+   * fail with a 503 before anything is charged. 0: none.
+   */
+  flaky?: { every: number; calls: number };
 }
 
 const DECLINE_REASONS = ['card_declined', 'insufficient_funds', 'expired_card'] as const;
+
+/** Whether an order is one of the flaky ones: every `every`-th, by the last hex digits of its id. */
+export function isFlaky(orderId: string, every: number): boolean {
+  return Number.parseInt(orderId.slice(-6), 16) % every === 0;
+}
 
 function toResult(row: GatewayCharge): ChargeResult {
   return row.status === 'succeeded'
@@ -68,15 +78,24 @@ export function createMockGateway({
     });
   }
 
+  // Calls seen per flaky order, for `settings.flaky`.
+  const flakyCalls = new Map<string, number>();
+
   return {
-    async charge({ idempotencyKey, amountCents }) {
+    async charge({ orderId, amountCents }) {
       // Latency varies +-50% around the setting.
       if (settings.latencyMs > 0) await sleep(settings.latencyMs * (0.5 + random()));
+      const flaky = settings.flaky;
+      if (flaky && flaky.every > 0 && isFlaky(orderId, flaky.every)) {
+        const calls = (flakyCalls.get(orderId) ?? 0) + 1;
+        flakyCalls.set(orderId, calls);
+        if (calls <= flaky.calls) throw new GatewayTransientError(`503 from the gateway: the issuer timed out (call ${calls} for this order)`);
+      }
       const failure = random();
       if (failure < settings.errorRate / 2) throw new GatewayTransientError('503 Service Unavailable from the gateway');
 
-      // The same key returns the first result and charges nothing new.
-      const charge = await chargeOnce(idempotencyKey, amountCents);
+      // The same key (this mock's idempotency key is the order id) returns the first result and charges nothing new.
+      const charge = await chargeOnce(orderId, amountCents);
 
       // The charge went through but the answer never arrived: only the idempotency key makes the retry safe.
       if (failure < settings.errorRate) throw new GatewayTransientError('gateway timed out (the charge may have gone through)');

@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../shared/runtime/startup.ts';
 import { runWorker } from '../shared/worker/run-worker.ts';
-import { paymentWorker } from './spec.ts';
+import { paymentWorker } from './worker.ts';
 
-runWorker(paymentWorker(loadConfigOrExit(Bun.env)), { env: Bun.env });
+runWorker(paymentWorker(loadConfigOrExit(Bun.env)));

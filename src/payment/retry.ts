@@ -1,4 +1,4 @@
-import { backoffDelay } from '../shared/streams/backoff.ts';
+import { backoffDelay } from '../shared/backoff/backoff.ts';
 
 /**
  * Retry policy for transient gateway errors, hand-written like the breaker: exponential backoff

@@ -6,6 +6,7 @@ import type { Database } from '../../src/shared/db/client.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createApiMetrics } from '../../src/api/metrics.ts';
 import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
+import { createOutboxWriter } from '../../src/shared/pipeline/outbox-writer.ts';
 import { captureLines } from './log-capture.ts';
 
 export const BASE = 'http://localhost';
@@ -21,7 +22,7 @@ export function createTestApp(db: Database, overrides: Partial<AppDeps> & { env?
     healthChecks: { postgres: () => db.execute(sql`select 1`) },
     metrics: createApiMetrics(createMetricsRegistry('api')),
     // Route tests check what is written to the outbox; publishing it is the pipeline tests' business.
-    outbox: { kick() {} },
+    outbox: createOutboxWriter({ tracing: overrides.tracing, relay: { kick() {} } }),
     ...overrides,
   };
   return { app: createApp(deps), logs, deps };

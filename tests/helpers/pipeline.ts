@@ -9,6 +9,7 @@ import { createApiMetrics } from '../../src/api/metrics.ts';
 import { registerPipelineGauges } from '../../src/shared/ops/pipeline-gauges.ts';
 import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
 import { createOutboxRelay } from '../../src/shared/pipeline/outbox.ts';
+import { createOutboxWriter } from '../../src/shared/pipeline/outbox-writer.ts';
 import { Cluster } from 'ioredis';
 import { createRedisClient, waitUntilReady, type Redis } from '../../src/shared/runtime/redis.ts';
 import { closeRedis } from '../../src/shared/runtime/shutdown.ts';
@@ -75,7 +76,7 @@ export async function createPipeline(
     db: database.db,
     log,
     config: loadConfig(appEnv).api,
-    outbox: relay,
+    outbox: createOutboxWriter({ relay }),
     metrics,
     ops: { redis: publisherRedis, prefix, partitions },
     healthChecks: { postgres: () => database.db.execute(sql`select 1`), redis: () => publisherRedis.ping() },

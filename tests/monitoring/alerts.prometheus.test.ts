@@ -120,7 +120,7 @@ describe.skipIf(!havePrometheus)('the alert rules in a real Prometheus scraping 
       }, { what: 'StreamLagGrowing firing for notification-service', timeoutMs: 30_000, intervalMs: 250 });
       expect(firing.labels).toMatchObject({ stream: 'payment.completed', severity: 'warning' });
       expect(Number(firing.value)).toBeGreaterThan(0);
-      expect(firing.annotations.runbook).toBe('README.md#streamlaggrowing');
+      expect(firing.annotations.runbook).toBe('docs/operating.md#streamlaggrowing');
       // Its /metrics is gone too: absent(up == 1) sees a service with no live target.
       await waitFor(async () => (await prom.alerts()).some((a) => a.labels.alertname === 'ServiceDown' && a.labels.job === 'notify' && a.state === 'firing'), {
         what: 'ServiceDown firing for notify',

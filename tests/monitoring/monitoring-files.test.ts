@@ -2,7 +2,8 @@ import { describe, expect, it } from 'bun:test';
 import { loadDashboards, loadRules, MONITORING, panelQueries } from '../helpers/monitoring.ts';
 import { exposedMetricNames, metricNamesIn } from '../helpers/promql.ts';
 
-const readme = await Bun.file(new URL('../README.md', MONITORING)).text();
+// The alerts' runbooks and the dashboard's panels are explained on the operating page.
+const operating = await Bun.file(new URL('../docs/operating.md', MONITORING)).text();
 const rules = await loadRules();
 const dashboards = await loadDashboards();
 const datasources = Bun.YAML.parse(await Bun.file(new URL('grafana/provisioning/datasources/datasources.yaml', MONITORING)).text()) as {
@@ -10,8 +11,8 @@ const datasources = Bun.YAML.parse(await Bun.file(new URL('grafana/provisioning/
 };
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
-const anchors = new Set([...readme.matchAll(/^#+ (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')));
-const dashboardsSection = readme.slice(readme.indexOf('### Dashboards and alerts'));
+const anchors = new Set([...operating.matchAll(/^#+ (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')));
+const dashboardsSection = operating.slice(operating.indexOf('## Dashboards and alerts'));
 
 describe('metricNamesIn', () => {
   it('finds the metrics of an expression, not its functions, labels, keywords, numbers or Grafana variables', () => {
@@ -40,18 +41,18 @@ describe('exposedMetricNames', () => {
 });
 
 describe('the alert rules', () => {
-  it('each has a severity, a summary and a runbook that is a heading of the README', () => {
+  it('each has a severity, a summary and a runbook that is a heading of docs/operating.md', () => {
     expect(rules.length).toBeGreaterThan(5);
     for (const rule of rules) {
       expect(['warning', 'critical']).toContain(rule.labels?.severity ?? `no severity on ${rule.alert}`);
       expect(rule.annotations?.summary?.length ?? 0).toBeGreaterThan(10);
-      const anchor = rule.annotations?.runbook?.match(/^README\.md#(.+)$/)?.[1];
-      expect(anchor && anchors.has(anchor) ? anchor : `${rule.alert}: runbook ${rule.annotations?.runbook} is no README heading`).toBe(anchor!);
+      const anchor = rule.annotations?.runbook?.match(/^docs\/operating\.md#(.+)$/)?.[1];
+      expect(anchor && anchors.has(anchor) ? anchor : `${rule.alert}: runbook ${rule.annotations?.runbook} is no heading of docs/operating.md`).toBe(anchor!);
     }
   });
 
-  it('are each explained in the README under their own name', () => {
-    for (const name of new Set(rules.map((rule) => rule.alert))) expect(dashboardsSection).toContain(`#### ${name}`);
+  it('are each explained in docs/operating.md under their own name', () => {
+    for (const name of new Set(rules.map((rule) => rule.alert))) expect(dashboardsSection).toContain(`\n### ${name}\n`);
   });
 });
 
@@ -75,7 +76,7 @@ describe('the Grafana dashboards', () => {
     expect(panelQueries(dashboards).length).toBeGreaterThan(10);
   });
 
-  it('are listed panel by panel in the README', () => {
+  it('are listed panel by panel in docs/operating.md', () => {
     for (const dashboard of dashboards) {
       for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) expect(dashboardsSection).toContain(`**${panel.title}**`);
     }

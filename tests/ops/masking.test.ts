@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test';
-import { consumerLabel, MASK, maskDeadLetter, maskEmail, maskEmailsIn, maskFields } from '../../src/shared/ops/masking.ts';
+import { consumerLabel, MASK, maskDeadLetter, maskEmail, maskEmailsIn, maskFields, maskOrderIdsIn, orderLabel } from '../../src/shared/ops/masking.ts';
 
 const ORDER_ID = '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11';
 const EVENT_ID = '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e12';
@@ -37,8 +37,33 @@ describe('consumer labels', () => {
   });
 });
 
+describe('order labels', () => {
+  it('are stable for one id and key, in either case, and differ between ids and between keys', () => {
+    const label = orderLabel(ORDER_ID, 'key-1');
+    expect(label).toMatch(/^ord_[0-9a-f]{12}$/);
+    expect(orderLabel(ORDER_ID, 'key-1')).toBe(label);
+    expect(orderLabel(ORDER_ID.toUpperCase(), 'key-1')).toBe(label);
+    expect(orderLabel(EVENT_ID, 'key-1')).not.toBe(label);
+    expect(orderLabel(ORDER_ID, 'key-2')).not.toBe(label);
+  });
+
+  it('carry no part of the id', () => {
+    const label = orderLabel(ORDER_ID, 'key-1');
+    for (const part of ORDER_ID.split('-')) expect(label).not.toContain(part);
+  });
+
+  it('replace every order id inside free text, glued to other characters or not', () => {
+    const label = orderLabel(ORDER_ID, 'key-1');
+    expect(maskOrderIdsIn(`order ${ORDER_ID} does not exist`, 'key-1')).toBe(`order ${label} does not exist`);
+    expect(maskOrderIdsIn(`Key (order_id)=(${ORDER_ID.toUpperCase()}) already exists; x${ORDER_ID}y`, 'key-1')).toBe(
+      `Key (order_id)=(${label}) already exists; x${label}y`,
+    );
+    expect(maskOrderIdsIn('gateway timed out after 3 attempts', 'key-1')).toBe('gateway timed out after 3 attempts');
+  });
+});
+
 describe('masking dead-letter fields', () => {
-  it('keeps ids, type and time, masks the address and replaces every other value', () => {
+  it('keeps the event id, type and time, labels the order id, masks the address and replaces every other value', () => {
     const fields = {
       eventId: EVENT_ID,
       type: 'PaymentCompleted',
@@ -51,12 +76,12 @@ describe('masking dead-letter fields', () => {
       failureReason: 'card_declined',
       attempts: '2',
     };
-    expect(maskFields(fields)).toEqual({
+    expect(maskFields(fields, 'key-1')).toEqual({
       eventId: EVENT_ID,
       type: 'PaymentCompleted',
       occurredAt: '2026-11-25T12:00:00.000Z',
       requestId: MASK,
-      orderId: ORDER_ID,
+      orderId: orderLabel(ORDER_ID, 'key-1'),
       customerEmail: 'a***@example.com',
       totalCents: MASK,
       outcome: MASK,
@@ -66,11 +91,15 @@ describe('masking dead-letter fields', () => {
   });
 
   it('masks a safe field whose value is not what we write there', () => {
-    expect(maskFields({ orderId: 'ada@example.com', type: 'Order Placed <x>', eventId: '1' })).toEqual({ orderId: MASK, type: MASK, eventId: MASK });
+    expect(maskFields({ orderId: 'ada@example.com', type: 'Order Placed <x>', eventId: '1' }, 'key-1')).toEqual({ orderId: MASK, type: MASK, eventId: MASK });
+  });
+
+  it('treats a field named like an Object built-in as any other field', () => {
+    expect(maskFields({ constructor: 'x', toString: ORDER_ID }, 'key-1')).toEqual({ constructor: MASK, toString: MASK });
   });
 
   it('renames field names that could themselves be data', () => {
-    expect(maskFields({ 'ada@example.com': 'x', 'two words': 'y', unparseable: '{"customerEmail":"ada@example.com"' })).toEqual({
+    expect(maskFields({ 'ada@example.com': 'x', 'two words': 'y', unparseable: '{"customerEmail":"ada@example.com"' }, 'key-1')).toEqual({
       '(field 1)': MASK,
       '(field 2)': MASK,
       unparseable: MASK,
@@ -79,7 +108,7 @@ describe('masking dead-letter fields', () => {
 });
 
 describe('masking a dead letter', () => {
-  it('labels its consumer, masks addresses in its reason and reduces its fields, keeping ids and counts', () => {
+  it('labels its consumer and order, masks addresses in its reason and reduces its fields, keeping stream ids and counts', () => {
     const letter = {
       id: '1795614405774-3',
       deadLetterStream: 'payment.dlq',
@@ -89,15 +118,15 @@ describe('masking a dead letter', () => {
       originalId: '1795614405000-0',
       group: 'payment-service',
       consumer: 'vm-9985-4242',
-      error: 'mail to ada@example.com bounced',
+      error: `mail to ada@example.com about order ${ORDER_ID} bounced`,
       deliveries: 5,
       fields: { orderId: ORDER_ID, customerEmail: 'ada@example.com' },
     };
     expect(maskDeadLetter(letter, 'key-1')).toEqual({
       ...letter,
       consumer: consumerLabel('vm-9985-4242', 'key-1'),
-      error: 'mail to a***@example.com bounced',
-      fields: { orderId: ORDER_ID, customerEmail: 'a***@example.com' },
+      error: `mail to a***@example.com about order ${orderLabel(ORDER_ID, 'key-1')} bounced`,
+      fields: { orderId: orderLabel(ORDER_ID, 'key-1'), customerEmail: 'a***@example.com' },
     });
   });
 });

@@ -35,14 +35,14 @@ describe('charging through the breaker with retries', () => {
   it('counts a gateway call that never answers as a failed attempt and retries it with the same key', async () => {
     const gateway = scriptedGateway(['never', { status: 'succeeded', chargeId: 'ch_1' }]);
     const results: string[] = [];
-    const result = await chargeWithRetries(deps(gateway, { onGatewayCall: (r) => results.push(r) }), { idempotencyKey: 'order-1', amountCents: 100 });
+    const result = await chargeWithRetries(deps(gateway, { onGatewayCall: (r) => results.push(r) }), { orderId: 'order-1', amountCents: 100 });
     expect(result).toEqual({ outcome: 'succeeded', chargeId: 'ch_1', attempts: 2 });
     expect(results).toEqual(['error', 'succeeded']);
   });
 
   it('gives up with GatewayUnavailable when every attempt times out', async () => {
     const gateway = scriptedGateway([]);
-    await expect(chargeWithRetries(deps(gateway), { idempotencyKey: 'order-2', amountCents: 100 })).rejects.toBeInstanceOf(GatewayUnavailable);
+    await expect(chargeWithRetries(deps(gateway), { orderId: 'order-2', amountCents: 100 })).rejects.toBeInstanceOf(GatewayUnavailable);
     expect(gateway.calls).toBe(3);
   });
 });

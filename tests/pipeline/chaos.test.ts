@@ -6,7 +6,7 @@ import { allowSlowTests } from '../helpers/slow.ts';
 
 // Usually 6-15 s. But a POST that the API answers 503 (its 2 s retry budget spent during a cut of every
 // session, rare, more likely on a loaded machine) keeps its Idempotency-Key claimed, and the client's
-// retries with that key get 409 until the claim is abandoned, 60 s after it was made (README "Errors"):
+// retries with that key get 409 until the claim is abandoned, 60 s after it was made (docs/api.md, "Errors"):
 // the run must have room for that wait, or the timeout fails a run whose invariants all hold.
 allowSlowTests(150_000);
 

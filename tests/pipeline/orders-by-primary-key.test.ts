@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { createNotifyHandler } from '../../src/notify/worker.ts';
+import { createNotifyHandler } from '../../src/notify/handler.ts';
 import { CircuitBreaker } from '../../src/payment/breaker.ts';
 import { createMockGateway } from '../../src/payment/gateway.ts';
-import { createPaymentHandler } from '../../src/payment/worker.ts';
+import { createPaymentHandler } from '../../src/payment/handler.ts';
 import { createDb, type DbHandle } from '../../src/shared/db/client.ts';
 import type { OrderPlaced, PaymentCompleted } from '../../src/shared/pipeline/events.ts';
 import { orderPlacedEvent, paymentCompletedEvent } from '../../src/shared/pipeline/order-events.ts';
+import { createOutboxWriter } from '../../src/shared/pipeline/outbox-writer.ts';
 import { loadConfig } from '../../src/shared/runtime/config.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import type { BatchItem } from '../../src/shared/streams/consumer.ts';
+import { batchItem } from '../../src/shared/streams/batch-item.ts';
 import { workerDbOptions } from '../../src/shared/worker/run-worker.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
@@ -30,9 +32,9 @@ afterAll(async () => {
 });
 
 const log = createLogger({ service: 'test', level: 'silent' });
-const facts = (id: string) => ({ id, customerEmail: 'ada@example.com', totalCents: 1250, requestId: `req-${id}` });
+const facts = (id: string) => ({ id, requestId: `req-${id}` });
 let entry = 0;
-const item = <Message>(message: Message): BatchItem<Message> => ({ message, meta: { id: `${++entry}-0`, deliveries: 1 } });
+const item = <Message>(message: Message): BatchItem<Message> => batchItem(message, { id: `${++entry}-0`, deliveries: 1 });
 
 /** How `orders` was read so far, by all sessions: sequential scans, and scans of each index. */
 async function ordersScans() {
@@ -49,7 +51,7 @@ describe('the payment and notify workers on a young database', () => {
     const pay = createPaymentHandler({
       db: pool.db,
       log,
-      outbox: { kick() {} },
+      outbox: createOutboxWriter({ relay: { kick() {} } }),
       gateway: createMockGateway({ db: pool.db, settings: { latencyMs: 0, errorRate: 0, declineRate: 0.2 } }),
       breaker: new CircuitBreaker({ failureThreshold: 5, cooldownMs: 1000 }),
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
@@ -68,7 +70,7 @@ describe('the payment and notify workers on a young database', () => {
       await tdb.db.execute(sql`
         insert into orders (id, customer_email, total_cents, request_id)
         select id, 'ada@example.com', 1250, 'req-' || id from unnest(${sql.param(ids)}::uuid[]) as id`);
-      const placed = ids.map((id) => item<OrderPlaced>(orderPlacedEvent(facts(id), [{ menuItemId: 1, quantity: 1, unitPriceCents: 1250 }])));
+      const placed = ids.map((id) => item<OrderPlaced>(orderPlacedEvent(facts(id))));
       expect((await pay(placed)).failed).toEqual([]);
 
       const outcomes = await tdb.db.execute<{ order_id: string; outcome: 'succeeded' | 'failed'; attempts: number; charge_id: string | null; failure_reason: string | null }>(

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { paymentWorker } from '../../src/payment/spec.ts';
+import { paymentWorker } from '../../src/payment/worker.ts';
 import { loadConfig } from '../../src/shared/runtime/config.ts';
 import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';

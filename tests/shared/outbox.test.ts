@@ -100,7 +100,7 @@ describe('the reconciler', () => {
 
     const rows = await tdb.db.select().from(outbox).where(eq(outbox.orderId, id!));
     expect(rows.map((row) => row.eventType)).toEqual(['OrderPlaced', 'OrderPlaced']);
-    expect(rows[1]!.fields).toMatchObject({ orderId: id, totalCents: '1250', requestId: rows[0]!.fields.requestId });
+    expect(rows[1]!.event).toMatchObject({ payload: { orderId: id }, requestId: rows[0]!.event.requestId });
   });
 
   it('re-emits payment.completed for a paid order nobody was told about', async () => {
@@ -110,7 +110,7 @@ describe('the reconciler', () => {
     const result = await reconcile(tdb.db, { olderThanMs: 60_000 });
     expect(result.paymentCompleted).toBeGreaterThanOrEqual(1);
     const [event] = await tdb.db.select().from(outbox).where(sql`${outbox.orderId} = ${id} and ${outbox.eventType} = 'PaymentCompleted'`);
-    expect(event!.fields).toMatchObject({ outcome: 'succeeded', chargeId: 'ch_x', orderId: id });
+    expect(event!.event).toMatchObject({ payload: { outcome: 'succeeded', chargeId: 'ch_x', orderId: id } });
 
     // Once notified, it is done for good.
     await tdb.db.update(orders).set({ notifiedAt: new Date() }).where(eq(orders.id, id!));

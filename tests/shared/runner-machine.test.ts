@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'bun:test';
 import fc from 'fast-check';
-import { backoffDelay } from '../../src/shared/streams/backoff.ts';
+import { backoffDelay } from '../../src/shared/backoff/backoff.ts';
 import { decideClaimed, decideFailure, type FailureKind } from '../../src/shared/streams/failure-policy.ts';
 import { createFieldsReader } from '../../src/shared/streams/fields-reader.ts';
 import {
   apply,
   initialState,
+  keepsForRetry,
   nextStep,
   runnerLimits,
+  type HeldCounts,
   type RunnerLimits,
   type RunnerState,
   type RunnerStep,
@@ -18,7 +20,8 @@ import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
  * The runner's pure core driven by random sequences. A small model plays the world: it answers each
  * step the machine asks for (a read returns some entries, Redis fails, the group vanishes), finishes
  * held entries in random ways, moves the clock, and asks to stop; after every event the invariants
- * the issue states must hold.
+ * the issue states must hold. What is held is the world's (the dispatcher's, in the consumer): the
+ * model counts it as the dispatcher does and shows the machine those counts.
  */
 
 type WorldEvent =
@@ -59,15 +62,28 @@ const settings = fc.record({
 const REDIS_STEPS = new Set<RunnerStep['kind']>(['ensure-group', 'retry-awaiting', 'claim', 'trim', 'read']);
 const READS = new Set<RunnerStep['kind']>(['ensure-group', 'claim', 'read']);
 
+/** The machine's state and what the world holds, as the consumer has them after an event. */
+interface World {
+  state: RunnerState;
+  held: HeldCounts;
+}
+
 /** Runs a world against the machine; `check` sees every step before it is answered. */
-function simulate(limits: RunnerLimits, events: WorldEvent[], check: (before: RunnerState, step: RunnerStep, event: WorldEvent, after: RunnerState, now: number) => void) {
+function simulate(limits: RunnerLimits, events: WorldEvent[], check: (before: World, step: RunnerStep, event: WorldEvent, after: World, now: number) => void) {
   let now = 1_000_000;
   let gate = 0;
   let state = initialState(now);
+  let held: HeldCounts = { held: 0, awaiting: 0 };
+  // Entries leave memory as the dispatcher lets them: acknowledged ones tell the machine.
+  const finish = (count: number, ok: boolean) => {
+    held = { ...held, held: held.held - count };
+    if (ok && count > 0) state = apply(state, { type: 'succeeded' }, limits, now);
+  };
+  const letGoAwaiting = () => (held = { held: held.held - held.awaiting, awaiting: 0 });
   for (const event of events) {
     const asked = now;
-    const step = nextStep(state, limits, now, gate);
-    const before = state;
+    const step = nextStep(state, held, limits, now, gate);
+    const before = { state, held };
     switch (event.kind) {
       case 'answer':
         if (step.kind === 'read' || step.kind === 'claim' || step.kind === 'ensure-group') {
@@ -75,13 +91,16 @@ function simulate(limits: RunnerLimits, events: WorldEvent[], check: (before: Ru
           const got = Math.min(event.got, step.count);
           state =
             step.kind === 'read'
-              ? apply(state, { type: 'read', count: got }, limits, now)
+              ? apply(state, { type: 'read' }, limits, now)
               : step.kind === 'claim'
-                ? apply(state, { type: 'claimed', count: got, sweepDone: event.got % 2 === 0 }, limits, now)
-                : apply(state, { type: 'group-ready', resumed: got }, limits, now);
+                ? apply(state, { type: 'claimed', sweepDone: event.got % 2 === 0 }, limits, now)
+                : apply(state, { type: 'group-ready' }, limits, now);
+          held = { ...held, held: held.held + got };
         } else if (step.kind === 'retry-awaiting') {
           const owned = Math.min(event.got, step.count);
-          state = apply(state, { type: 'retried', owned, lost: step.count - owned }, limits, now);
+          state = apply(state, { type: 'retried' }, limits, now);
+          // Those still ours run again; the rest leave memory.
+          held = { held: held.held - (step.count - owned), awaiting: held.awaiting - step.count };
         } else if (step.kind === 'trim') {
           state = apply(state, { type: 'trimmed' }, limits, now);
         } else if (step.kind === 'probe') {
@@ -94,20 +113,27 @@ function simulate(limits: RunnerLimits, events: WorldEvent[], check: (before: Ru
         if (REDIS_STEPS.has(step.kind)) state = apply(state, { type: 'redis-error', error: 'ECONNRESET', noGroup: false }, limits, now);
         break;
       case 'nogroup':
-        if (REDIS_STEPS.has(step.kind)) state = apply(state, { type: 'redis-error', error: 'NOGROUP', noGroup: true }, limits, now);
+        if (REDIS_STEPS.has(step.kind)) {
+          state = apply(state, { type: 'redis-error', error: 'NOGROUP', noGroup: true }, limits, now);
+          letGoAwaiting();
+        }
         break;
       case 'finish':
         // Only entries that are running or read ahead can finish; awaiting ones wait for a retry.
-        if (state.held - state.awaiting > 0) {
-          state =
-            event.how === 'transient'
-              ? apply(state, { type: 'entry-transient', error: 'ECONNREFUSED' }, limits, now)
-              : apply(state, { type: 'entry-done', ok: event.how === 'ok' }, limits, now);
+        if (held.held - held.awaiting > 0) {
+          if (event.how !== 'transient') {
+            finish(1, event.how === 'ok');
+          } else if (keepsForRetry(state)) {
+            held = { ...held, awaiting: held.awaiting + 1 };
+            state = apply(state, { type: 'entry-transient', error: 'ECONNREFUSED' }, limits, now);
+          } else {
+            finish(1, false);
+          }
         }
         break;
       case 'finish-batch':
-        // The shell reports only entries it ran: never more than are running or read ahead.
-        state = apply(state, { type: 'entries-done', count: Math.min(event.count, state.held - state.awaiting), ok: event.ok }, limits, now);
+        // Only entries it ran: never more than are running or read ahead.
+        finish(Math.min(event.count, held.held - held.awaiting), event.ok);
         break;
       case 'probe':
         if (step.kind === 'probe') state = apply(state, event.ok ? { type: 'probe-ok' } : { type: 'probe-failed', error: 'down' }, limits, now);
@@ -120,10 +146,11 @@ function simulate(limits: RunnerLimits, events: WorldEvent[], check: (before: Ru
         break;
       case 'stop':
         state = apply(state, { type: 'stop', deadline: now + 5000 }, limits, now);
+        letGoAwaiting();
         break;
     }
-    if (state.phase === 'draining' && state.held - state.awaiting <= 0) state = apply(state, { type: 'drained' }, limits, now);
-    check(before, step, event, state, asked);
+    if (state.phase === 'draining' && held.held - held.awaiting <= 0) state = apply(state, { type: 'drained' }, limits, now);
+    check(before, step, event, { state, held }, asked);
   }
 }
 
@@ -148,13 +175,14 @@ describe('the runner state machine', () => {
       fc.property(settings, fc.array(worldEvent, { maxLength: 300 }), (options, events) => {
         const limits = runnerLimits(options);
         expect(limits.capacity).toBeLessThanOrEqual(options.concurrency + options.batchSize);
-        simulate(limits, events, (before, step, _event, after) => {
+        simulate(limits, events, (before, step, _event, { held: after }) => {
           expect(after.held).toBeLessThanOrEqual(limits.capacity);
           expect(after.held).toBeGreaterThanOrEqual(0);
           expect(after.awaiting).toBeGreaterThanOrEqual(0);
           expect(after.awaiting).toBeLessThanOrEqual(after.held);
-          // A read is only asked for when it fits.
-          if (READS.has(step.kind) && 'count' in step) expect(before.held + step.count).toBeLessThanOrEqual(limits.capacity);
+          // A read is only asked for when it fits, and a retry for no more than await one.
+          if (READS.has(step.kind) && 'count' in step) expect(before.held.held + step.count).toBeLessThanOrEqual(limits.capacity);
+          if (step.kind === 'retry-awaiting') expect(step.count).toBeLessThanOrEqual(before.held.awaiting);
         });
       }),
       { numRuns: 300 },
@@ -167,12 +195,12 @@ describe('the runner state machine', () => {
         const limits = runnerLimits(options);
         simulate(limits, events, (before, step, event, after) => {
           if (event.kind !== 'nogroup' || !REDIS_STEPS.has(step.kind)) return;
-          if (before.phase === 'draining' || before.phase === 'stopped') return;
-          expect(after.phase).toBe('recovering-group');
-          expect(after.awaiting).toBe(0);
+          if (before.state.phase === 'draining' || before.state.phase === 'stopped') return;
+          expect(after.state.phase).toBe('recovering-group');
+          expect(after.held.awaiting).toBe(0);
           // Whatever the clock and the gate say, the next Redis command is XGROUP CREATE.
           for (const gate of [0, 1000]) {
-            const next = nextStep(after, limits, after.retryAt, gate);
+            const next = nextStep(after.state, after.held, limits, after.state.retryAt, gate);
             expect(REDIS_STEPS.has(next.kind) ? next.kind : 'ensure-group').toBe('ensure-group');
           }
         });
@@ -188,19 +216,21 @@ describe('the runner state machine', () => {
         let stopped = false;
         simulate(limits, events, (before, step, event) => {
           if (stopped) expect(READS.has(step.kind) || step.kind === 'retry-awaiting' || step.kind === 'probe').toBe(false);
-          if (event.kind === 'stop' && before.phase !== 'stopped') stopped = true;
+          if (event.kind === 'stop' && before.state.phase !== 'stopped') stopped = true;
         });
       }),
       { numRuns: 300 },
     );
     // Draining ends: with nothing held it exits at once; with work held, at the deadline at the latest.
     const limits = runnerLimits({ concurrency: 4, batchSize: 10, blockMs: 100, claimIdleMs: 1000 });
-    let state = apply(initialState(0), { type: 'group-ready', resumed: 3 }, limits, 0);
+    let state = apply(initialState(0), { type: 'group-ready' }, limits, 0);
     state = apply(state, { type: 'stop', deadline: 5000 }, limits, 0);
-    expect(nextStep(state, limits, 10)).toEqual({ kind: 'wait', ms: 4990, reason: 'drain' });
-    expect(nextStep(state, limits, 5000)).toEqual({ kind: 'exit' });
-    for (let i = 0; i < 3; i++) state = apply(state, { type: 'entry-done', ok: true }, limits, 20);
-    expect(nextStep(state, limits, 20)).toEqual({ kind: 'exit' });
+    const three = { held: 3, awaiting: 0 };
+    expect(nextStep(state, three, limits, 10)).toEqual({ kind: 'wait', ms: 4990, reason: 'drain' });
+    expect(nextStep(state, three, limits, 5000)).toEqual({ kind: 'exit' });
+    expect(nextStep(state, { held: 0, awaiting: 0 }, limits, 20)).toEqual({ kind: 'exit' });
+    // Entries awaiting a retry are not waited for: they stay pending for another consumer.
+    expect(nextStep(state, { held: 2, awaiting: 2 }, limits, 20)).toEqual({ kind: 'exit' });
   });
 
   it('never spins: after a failure the next Redis call waits for a backoff', () => {
@@ -208,9 +238,9 @@ describe('the runner state machine', () => {
       fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), (options, events) => {
         const limits = runnerLimits(options);
         simulate(limits, events, (before, step, event, after) => {
-          if (event.kind !== 'redis-error' || !REDIS_STEPS.has(step.kind) || before.phase === 'stopped') return;
-          expect(after.retryAt).toBeGreaterThan(0);
-          const next = nextStep(after, limits, after.retryAt - 1);
+          if (event.kind !== 'redis-error' || !REDIS_STEPS.has(step.kind) || before.state.phase === 'stopped') return;
+          expect(after.state.retryAt).toBeGreaterThan(0);
+          const next = nextStep(after.state, after.held, limits, after.state.retryAt - 1);
           expect(next.kind === 'wait' || next.kind === 'exit').toBe(true);
         });
       }),
@@ -223,22 +253,29 @@ describe('the runner state machine', () => {
       fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), (options, events) => {
         const limits = runnerLimits(options);
         simulate(limits, events, (before, step) => {
-          if (before.phase === 'paused') expect(READS.has(step.kind) || step.kind === 'retry-awaiting').toBe(false);
+          if (before.state.phase === 'paused') expect(READS.has(step.kind) || step.kind === 'retry-awaiting').toBe(false);
         });
       }),
       { numRuns: 300 },
     );
   });
 
-  it('treats a batch of n finished entries exactly as n entries finishing one by one', () => {
+  it('waits longer before each probe of pauses in a row, and starts afresh once entries succeed', () => {
     fc.assert(
-      fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), fc.nat({ max: 300 }), fc.boolean(), (options, events, count, ok) => {
+      fc.property(settings, fc.array(worldEvent, { maxLength: 200 }), (options, events) => {
         const limits = runnerLimits(options);
-        simulate(limits, events, (_before, _step, _event, after, now) => {
-          const n = Math.min(count, after.held - after.awaiting);
-          let oneByOne = after;
-          for (let i = 0; i < n; i++) oneByOne = apply(oneByOne, { type: 'entry-done', ok }, limits, now);
-          expect(apply(after, { type: 'entries-done', count: n, ok }, limits, now)).toEqual(oneByOne);
+        simulate(limits, events, (before, _step, event, after, now) => {
+          const { baseMs, maxMs } = limits.backoff;
+          if (before.state.phase === 'running' && after.state.phase === 'paused') {
+            const pauses = after.state.pausesInARow;
+            expect(pauses).toBe(before.state.pausesInARow + 1);
+            // The second pause in a row and later: no probe before half the doubled ceiling (equal jitter).
+            if (pauses > 1) expect(after.state.retryAt - now).toBeGreaterThanOrEqual(Math.floor(Math.min(maxMs, baseMs * 2 ** (pauses - 2)) / 2));
+          }
+          const ran = before.held.held - before.held.awaiting > 0;
+          if (ran && ((event.kind === 'finish' && event.how === 'ok') || (event.kind === 'finish-batch' && event.ok && event.count > 0))) {
+            expect(after.state.pausesInARow).toBe(0);
+          }
         });
       }),
       { numRuns: 100 },
@@ -263,7 +300,7 @@ describe('the runner state machine', () => {
         simulate(limits, events, (before, step, _event, _after, now) => {
           if (step.kind !== 'read') return;
           expect(step.blockMs).toBeLessThanOrEqual(limits.blockMs);
-          expect(step.blockMs).toBeLessThanOrEqual(Math.max(1, before.nextClaimAt - now));
+          expect(step.blockMs).toBeLessThanOrEqual(Math.max(1, before.state.nextClaimAt - now));
         });
       }),
       { numRuns: 100 },

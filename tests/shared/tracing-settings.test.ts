@@ -63,10 +63,24 @@ describe('the tracing settings (OTEL_* variables)', () => {
     );
     expect(() => readTracingSettings({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'api')).toThrow(/OTEL_TRACES_SAMPLER_ARG="1.5"/);
   });
+
+  it('name a refused endpoint that may hold a password without printing it', () => {
+    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']) {
+      let error: unknown;
+      try {
+        readTracingSettings({ [name]: 'grpc://collector:hunter2@otel.internal:4317' }, 'api');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(TracingConfigError);
+      expect((error as TracingConfigError).message).toContain(`${name} (value not shown: it may hold a password): expected an http:// or https:// URL`);
+      expect((error as TracingConfigError).message).not.toContain('hunter2');
+    }
+  });
 });
 
 describe('trace context in stream entries', () => {
-  const payload = { orderId: '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11', customerEmail: 'ada@example.com', totalCents: 1250, items: [{ menuItemId: 1, quantity: 1, unitPriceCents: 1250 }] };
+  const payload = { orderId: '0193a5c4-7f7e-7c43-9b1e-5a9d2f4c1e11' };
 
   it('travels as traceparent and tracelink envelope fields, and is absent when there is none', () => {
     const traced = Events.orderPlaced.create(payload, 'req-1', undefined, { traceparent: TRACEPARENT, tracelink: ORIGIN });

@@ -10,7 +10,7 @@ export const OpsSummary = t.Object(
     adminEnabled: t.Boolean({ description: 'Whether replay and purge are possible (ADMIN_TOKEN is set)' }),
     masked: t.Boolean({
       description:
-        'True unless the request carried the admin token: consumer names are then opaque labels, dead-letter reasons have e-mail addresses masked, and dead-letter fields keep only eventId, orderId, type and occurredAt (an e-mail masked, every other value `***`)',
+        'True unless the request carried the admin token: consumer names are then opaque labels (`consumer-5f0c2a9e41`), order ids opaque labels (`ord_3b9f0c1d2e4a`, the same for one order everywhere) in dead-letter fields and reasons, e-mail addresses in reasons masked, and dead-letter fields keep only eventId, orderId (as its label), type and occurredAt (an e-mail masked, every other value `***`)',
     }),
     streams: t.Array(StreamReport, { description: 'One row per stream, or per partition of it with STREAM_PARTITIONS > 1' }),
     totals: t.Array(StreamTotal, { description: 'Each stream summed over its partitions' }),

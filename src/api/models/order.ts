@@ -59,7 +59,10 @@ export const OrderView = t.Object(
   {
     id: t.String({ format: 'uuid', description: 'UUIDv7: sorts by creation time' }),
     status: t.UnionEnum(orderStatus.enumValues),
-    customerEmail: t.String(),
+    customerEmail: t.String({
+      description:
+        'As sent in the 201 of POST /orders and its Idempotency-Key replays; GET /orders/{id} masks it (`a***@example.com`) unless the request carries the admin token',
+    }),
     items: t.Array(OrderItemView),
     totalCents: Type.Integer({ description: 'Sum of the lines, computed by the server from menu prices' }),
     createdAt: t.String({ format: 'date-time' }),

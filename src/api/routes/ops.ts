@@ -22,7 +22,7 @@ const summaryResponses = { 200: OpsSummary, ...CommonErrors };
  * carries the admin token (src/shared/ops/masking.ts says what is hidden).
  */
 export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
-  // Keys the opaque consumer labels: with the admin token they agree across API replicas and restarts;
+  // Keys the opaque consumer and order labels: with the admin token they agree across API replicas and restarts;
   // without one nobody can unmask, and a key of this process keeps them stable while it runs.
   const labelKey = config.adminToken ?? randomBytes(32).toString('hex');
   return new Elysia()
@@ -66,7 +66,7 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
           tags: ['operations'],
           summary: 'What the operations page shows, as JSON',
           description:
-            'Without `Authorization: Bearer <ADMIN_TOKEN>` (or with a wrong one) customer data and host names are masked (`masked: true`); with it, the full dead-letter bodies.',
+            'Without `Authorization: Bearer <ADMIN_TOKEN>` (or with a wrong one) customer data, order ids and host names are masked (`masked: true`); with it, the full dead-letter bodies.',
           // The token is optional here: it only decides whether the answer is masked.
           security: [{}, { bearer: [] }],
           responses: openApiResponses(summaryResponses),

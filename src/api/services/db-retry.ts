@@ -1,5 +1,5 @@
 import { isTransientDbError } from '../../shared/db/connection-error.ts';
-import { backoffDelay } from '../../shared/streams/backoff.ts';
+import { backoffDelay } from '../../shared/backoff/backoff.ts';
 import { ServiceUnavailable } from '../errors/domain.ts';
 
 export interface DbRetryOptions {

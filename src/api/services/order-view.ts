@@ -1,4 +1,5 @@
 import type { Order, OrderItem, PaymentAttempt } from '../../shared/db/schema.ts';
+import { maskEmail } from '../../shared/ops/masking.ts';
 import type { OrderView } from '../models/order.ts';
 
 /** The one mapping from rows to the order's JSON shape, used by POST, GET and idempotent replays alike. */
@@ -28,4 +29,13 @@ export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAt
     },
     notifiedAt: order.notifiedAt?.toISOString() ?? null,
   };
+}
+
+/**
+ * The order as anyone holding its id may read it: everything but who placed it. An order id travels
+ * (links, logs, support tickets, a screenshot of the operations page), so it must not be a key to the
+ * customer's address; the placing client sent the address itself and has it in its 201.
+ */
+export function withMaskedEmail(view: OrderView): OrderView {
+  return { ...view, customerEmail: maskEmail(view.customerEmail) };
 }

@@ -1,9 +1,7 @@
 import type { Database } from '../../shared/db/client.ts';
 import { Events } from '../../shared/pipeline/events.ts';
-import { withDatabaseSpan } from '../../shared/tracing/database-spans.ts';
-import { withPublishSpan } from '../../shared/tracing/producer-spans.ts';
-import { APP_EVENT_ID, APP_ORDER_ID } from '../../shared/tracing/semconv.ts';
-import { DISABLED_TRACING, type Tracing } from '../../shared/tracing/tracing.ts';
+import { orderPlacedEvent } from '../../shared/pipeline/order-events.ts';
+import type { OutboxWriter } from '../../shared/pipeline/outbox-writer.ts';
 import { IdempotencyKeyInProgress, MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { errorCode, UNIQUE_VIOLATION } from '../../shared/db/connection-error.ts';
@@ -45,8 +43,8 @@ export interface PlaceOrderOptions {
   timing: KeyTiming;
   /** How long to ride through transient database failures before answering 503. */
   retry: DbRetryOptions;
-  /** The order write gets a publish span (its context goes with the event) and a database span. */
-  tracing?: Tracing;
+  /** Stages the `orders.placed` event written with the order. */
+  outbox: OutboxWriter;
 }
 
 /**
@@ -64,13 +62,13 @@ export interface PlaceOrderOptions {
 export async function placeOrder(
   db: Database,
   input: PlaceOrderBody,
-  { requestId, idempotency, timing, retry, tracing = DISABLED_TRACING }: PlaceOrderOptions,
+  { requestId, idempotency, timing, retry, outbox }: PlaceOrderOptions,
 ): Promise<IdempotentResponse<OrderView>> {
   const pg = db.$client;
   const lines = mergeLines(input.items);
   const orderId = Bun.randomUUIDv7();
-  const eventId = crypto.randomUUID();
-  const occurredAt = new Date();
+  // One event for every try: a retry that writes the order writes this same event.
+  const placed = orderPlacedEvent({ id: orderId, requestId });
   const key = idempotency?.key;
   const claimOptions = idempotency && { ...idempotency, ...timing, fingerprint: fingerprintOf({ customerEmail: input.customerEmail, lines }), holder: orderId };
   let writeSent = false;
@@ -108,18 +106,18 @@ export async function placeOrder(
     }
     writeSent = true;
     extendBudget(timing.writeWindowMs);
-    const write = { orderId, lines, customerEmail: input.customerEmail, requestId, eventId, occurredAt, claim: claimOptions && { key: claimOptions.key, holder: orderId, writeWindowMs: timing.writeWindowMs } };
-    // The outbox row is the event's creation: its publish span wraps the statement, and its context is stored with the row.
-    const result = await withPublishSpan(tracing, Events.orderPlaced.stream, { attributes: { [APP_ORDER_ID]: orderId, [APP_EVENT_ID]: eventId } }, (traceparent) =>
-      withDatabaseSpan(tracing, { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, () => writeOrder(pg, { ...write, traceparent })),
-    ).catch(async (error: unknown) => {
-      // Our own id already taken: an earlier try of this request committed after all.
-      if (errorCode(error) === UNIQUE_VIOLATION) {
-        const found = await findOrder(db, orderId);
-        if (found) return { written: 'before' as const, order: found };
-      }
-      throw error;
-    });
+    const claim = claimOptions && { key: claimOptions.key, holder: orderId, writeWindowMs: timing.writeWindowMs };
+    const announcement = outbox.stage(Events.orderPlaced, placed);
+    const result = await outbox
+      .written([announcement], { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, requestId, announcement, claim }))
+      .catch(async (error: unknown) => {
+        // Our own id already taken: an earlier try of this request committed after all.
+        if (errorCode(error) === UNIQUE_VIOLATION) {
+          const found = await findOrder(db, orderId);
+          if (found) return { written: 'before' as const, order: found };
+        }
+        throw error;
+      });
     if (result.written === 'before') return created(result.order);
     if (result.written) return created(toOrderView(result.order, result.items, null));
     if (result.fenced) {

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import type { Order, OrderItem } from '../../shared/db/schema.ts';
-import { Events } from '../../shared/pipeline/events.ts';
+import type { OrderPlaced } from '../../shared/pipeline/events.ts';
+import { outboxColumns, type StagedEvent } from '../../shared/pipeline/outbox-writer.ts';
 import type { OrderLine } from '../models/order.ts';
 
 export interface OrderToWrite {
@@ -8,13 +9,10 @@ export interface OrderToWrite {
   lines: OrderLine[];
   customerEmail: string;
   requestId: string;
-  /** The `orders.placed` event's id and time, chosen by the caller. */
-  eventId: string;
-  occurredAt: Date;
+  /** Its `orders.placed` event, staged by the outbox writer: written in the same statement. */
+  announcement: StagedEvent<OrderPlaced>;
   /** The Idempotency-Key this request claimed: the order is written only while the claim is still this request's. */
   claim?: WriteClaim;
-  /** The W3C trace context of the event's publish span, stored with it (absent when tracing is off). */
-  traceparent?: string;
 }
 
 export interface WriteClaim {
@@ -55,13 +53,10 @@ export type WriteResult =
  * write window. It takes the row's lock, so a takeover waits for this statement, and a write that waits
  * for a takeover re-checks the row after it (PostgreSQL re-evaluates an UPDATE's WHERE on the newest row
  * version) and writes nothing.
- *
- * The outbox row's fields are built here, in SQL, because the prices are only known here; they are
- * the same fields Events.orderPlaced.toFields writes (a test decodes both and compares them).
  */
 export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteResult> {
-  const { type, stream } = Events.orderPlaced;
   const { claim } = order;
+  const outbox = outboxColumns([order.announcement]);
   const rows = await sql<PricedRow[]>`
     with lines as (
       select * from unnest(${order.lines.map((l) => l.menuItemId)}::int[], ${order.lines.map((l) => l.quantity)}::int[]) as l(menu_item_id, quantity)
@@ -88,16 +83,8 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
       select p.id, l.menu_item_id, l.name, l.quantity, l.price_cents from priced l cross join placed p
     ),
     announced as (
-      insert into outbox (event_id, event_type, stream, order_id, fields)
-      select ${order.eventId}, ${type}, ${stream}, p.id, jsonb_build_object(
-        'eventId', ${order.eventId}::text, 'type', ${type}::text, 'occurredAt', ${order.occurredAt.toISOString()}::text,
-        'requestId', ${order.requestId}::text, 'orderId', p.id::text, 'customerEmail', ${order.customerEmail}::text,
-        'totalCents', p.total_cents::text,
-        -- Compact, exactly as JSON.stringify writes it (every value is an integer).
-        'items', (select '[' || string_agg(format('{"menuItemId":%s,"quantity":%s,"unitPriceCents":%s}', menu_item_id, quantity, price_cents), ',' order by menu_item_id) || ']' from priced))
-        -- Only when set: no traceparent field at all, rather than a null, when tracing is off.
-        || jsonb_strip_nulls(jsonb_build_object('traceparent', ${order.traceparent ?? null}::text))
-      from placed p
+      insert into outbox (event_id, event_type, stream, order_id, event)
+      select ${outbox.eventIds[0]!}, ${outbox.eventTypes[0]!}, ${outbox.streams[0]!}, p.id, ${outbox.events[0]!}::jsonb from placed p
     )
     select l.menu_item_id, l.name, l.quantity, l.price_cents, l.available, p.total_cents, p.created_at, p.updated_at,
            ${claim !== undefined} and not exists (select from fenced) as fenced

@@ -1,6 +1,6 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { backoffDelay } from '../streams/backoff.ts';
+import { backoffDelay } from '../backoff/backoff.ts';
 import * as schema from './schema.ts';
 
 /**

@@ -154,8 +154,8 @@ export const outbox = pgTable(
     // Logical stream name (`orders.placed`); the relay adds the deployment's STREAM_PREFIX.
     stream: text('stream').notNull(),
     orderId: uuid('order_id').notNull(),
-    // The stream entry's fields exactly as XADD will write them.
-    fields: jsonb('fields').$type<Record<string, string>>().notNull(),
+    // The event, envelope and payload, as its schema defines it; the relay encodes it to stream fields (Events[type].toFields).
+    event: jsonb('event').$type<{ type: string; eventId: string; [field: string]: unknown }>().notNull(),
     createdAt: createdAt(),
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
   },

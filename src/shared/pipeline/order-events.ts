@@ -1,34 +1,25 @@
+import type { PaymentAttempt } from '../db/schema.ts';
 import { Events, type EventTrace, type OrderPlaced, type PaymentCompleted } from './events.ts';
-import type { Order, OrderItem, PaymentAttempt } from '../db/schema.ts';
 
-type OrderFacts = Pick<Order, 'id' | 'customerEmail' | 'totalCents' | 'requestId'>;
+/**
+ * The one builder of each order event, used by whoever emits it (the API, the payment worker) and by the
+ * reconciler alike. Adding a field to an event: its schema in events.ts, and here.
+ */
 
-/** The `orders.placed` event for an order, built from its rows; used by the API and by the reconciler alike. `trace`: the context it is published in. */
-export function orderPlacedEvent(order: OrderFacts, items: Pick<OrderItem, 'menuItemId' | 'quantity' | 'unitPriceCents'>[], trace?: EventTrace): OrderPlaced {
-  return Events.orderPlaced.create(
-    {
-      orderId: order.id,
-      customerEmail: order.customerEmail,
-      totalCents: order.totalCents,
-      items: items.map(({ menuItemId, quantity, unitPriceCents }) => ({ menuItemId, quantity, unitPriceCents })),
-    },
-    order.requestId,
-    undefined,
-    trace,
-  );
+/** `orders.placed` for an order; `trace`: the context it is published in. */
+export function orderPlacedEvent(order: { id: string; requestId: string }, { occurredAt, trace }: { occurredAt?: Date; trace?: EventTrace } = {}): OrderPlaced {
+  return Events.orderPlaced.create({ orderId: order.id }, order.requestId, occurredAt, trace);
 }
 
-/** The `payment.completed` event for a recorded outcome; used by the payment worker and by the reconciler alike. */
+/** `payment.completed` for a recorded outcome. */
 export function paymentCompletedEvent(
-  order: OrderFacts,
+  order: { id: string; requestId: string },
   attempt: Pick<PaymentAttempt, 'outcome' | 'attempts' | 'chargeId' | 'failureReason'>,
-  trace?: EventTrace,
+  { trace }: { trace?: EventTrace } = {},
 ): PaymentCompleted {
   return Events.paymentCompleted.create(
     {
       orderId: order.id,
-      customerEmail: order.customerEmail,
-      totalCents: order.totalCents,
       outcome: attempt.outcome,
       attempts: attempt.attempts,
       ...(attempt.chargeId ? { chargeId: attempt.chargeId } : {}),

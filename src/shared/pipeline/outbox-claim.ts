@@ -1,8 +1,9 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
+import type { EventBase } from './events.ts';
 
-export type ClaimedRow = { id: number; stream: string; order_id: string; fields: Record<string, string> };
+export type ClaimedRow = { id: number; stream: string; order_id: string; event: EventBase };
 
 /**
  * The relay's claim as the two statements it runs in its transaction, exported so a test can
@@ -26,7 +27,7 @@ export function claimStatements(batchSize: number): { settings: SQL; claim: SQL 
       where ${outbox.id} in (
         select ${outbox.id} from ${outbox} where ${outbox.publishedAt} is null order by ${outbox.id} limit ${batchSize} for update skip locked
       )
-      returning ${outbox.id} as id, ${outbox.stream} as stream, ${outbox.orderId} as order_id, ${outbox.fields} as fields`,
+      returning ${outbox.id} as id, ${outbox.stream} as stream, ${outbox.orderId} as order_id, ${outbox.event} as event`,
   };
 }
 

@@ -1,7 +1,7 @@
 import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
-import { type EventBase, type EventDefinition } from './events.ts';
+import { eventDefinitionOf, type EventBase, type EventDefinition } from './events.ts';
 import { claimUnpublished } from './outbox-claim.ts';
 import { keyForOrder } from './topology.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -23,7 +23,7 @@ export async function addToOutbox<Event extends EventBase>(
     eventType: event.type,
     stream: definition.stream,
     orderId,
-    fields: definition.toFields(event),
+    event,
   });
 }
 
@@ -61,7 +61,9 @@ export async function publishPending({ db, redis, streamPrefix, partitions = 1, 
       const byKey = Map.groupBy(rows, (row) => keyForOrder(streamPrefix, row.stream, row.order_id, partitions));
       const outcomes = await Promise.all(
         [...byKey].map(async ([key, group]) => {
-          const errors = await withPipelineSpans(tracing, redis, 'XADD', group, () => xaddEach(redis, key, group));
+          // The one place an event becomes stream fields: through its type's own encoder.
+          const entries = group.map(({ event }) => ({ fields: eventDefinitionOf(event.type).toFields(event) }));
+          const errors = await withPipelineSpans(tracing, redis, 'XADD', entries, () => xaddEach(redis, key, entries));
           return group.map((row, i) => ({ id: Number(row.id), error: errors[i] }));
         }),
       );
@@ -78,7 +80,7 @@ export async function publishPending({ db, redis, streamPrefix, partitions = 1, 
   }
 }
 
-/** One pipelined XADD per row to `key`; resolves with each row's error (null: added), never rejects. */
+/** One pipelined XADD per entry to `key`; resolves with each entry's error (null: added), never rejects. */
 async function xaddEach(redis: Redis, key: string, rows: readonly { fields: Record<string, string> }[]): Promise<CommandErrors> {
   const pipeline = redis.pipeline();
   for (const row of rows) pipeline.xadd(key, '*', ...recordToFields(row.fields));

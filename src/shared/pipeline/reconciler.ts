@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, lt, ne, notExists, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
-import { orderItems, orders, outbox, paymentAttempts } from '../db/schema.ts';
+import { orders, outbox, paymentAttempts } from '../db/schema.ts';
 import { Events, type EventBase, type EventDefinition, type EventTrace } from './events.ts';
 import { orderPlacedEvent, paymentCompletedEvent } from './order-events.ts';
 import { addToOutbox } from './outbox.ts';
@@ -50,12 +50,9 @@ export async function reconcile(
       .where(and(isNull(orders.notifiedAt), eq(orders.status, 'processing'), lt(orders.updatedAt, cutoff), noRecentEvent(tx, Events.orderPlaced.type, cutoff)))
       .limit(limit);
     if (stuck.length > 0) {
-      const items = await tx.select().from(orderItems).where(inArray(orderItems.orderId, stuck.map((order) => order.id)));
       const origins = await lastTraceContexts(tx, Events.orderPlaced.type, stuck.map((order) => order.id));
       for (const order of stuck) {
-        await reemit(tx, tracing, Events.orderPlaced, order.id, origins.get(order.id), (trace) =>
-          orderPlacedEvent(order, items.filter((item) => item.orderId === order.id), trace),
-        );
+        await reemit(tx, tracing, Events.orderPlaced, order.id, origins.get(order.id), (trace) => orderPlacedEvent(order, { trace }));
       }
     }
 
@@ -69,7 +66,7 @@ export async function reconcile(
       .limit(limit);
     const origins = await lastTraceContexts(tx, Events.paymentCompleted.type, unnotified.map(({ order }) => order.id));
     for (const { order, attempt } of unnotified) {
-      await reemit(tx, tracing, Events.paymentCompleted, order.id, origins.get(order.id), (trace) => paymentCompletedEvent(order, attempt, trace));
+      await reemit(tx, tracing, Events.paymentCompleted, order.id, origins.get(order.id), (trace) => paymentCompletedEvent(order, attempt, { trace }));
     }
     return { orderPlaced: stuck.length, paymentCompleted: unnotified.length };
   });
@@ -107,7 +104,7 @@ async function reemit<Event extends EventBase>(
 async function lastTraceContexts(tx: Tx, eventType: string, orderIds: string[]): Promise<Map<string, string>> {
   if (orderIds.length === 0) return new Map();
   const rows = await tx.execute<{ order_id: string; context: string | null }>(sql`
-    select distinct on (${outbox.orderId}) ${outbox.orderId} as order_id, coalesce(${outbox.fields}->>'traceparent', ${outbox.fields}->>'tracelink') as context
+    select distinct on (${outbox.orderId}) ${outbox.orderId} as order_id, coalesce(${outbox.event}->>'traceparent', ${outbox.event}->>'tracelink') as context
     from ${outbox} where ${inArray(outbox.orderId, orderIds)} and ${outbox.eventType} = ${eventType}
     order by ${outbox.orderId}, ${outbox.id} desc`);
   return new Map(rows.flatMap((row) => (row.context ? [[row.order_id, row.context] as const] : [])));

@@ -1,10 +1,12 @@
 import { hostname } from 'node:os';
+import { readTracingSettings, TracingConfigError, type TracingSettings } from '../tracing/settings.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { settingInMessage, type SettingKind } from './setting-in-message.ts';
 
 /**
  * Every environment variable the services read, with its default.
- * This schema is the single source of truth: the README's configuration table mirrors it.
+ * This schema is the single source of truth: docs/configuration.md's table mirrors it.
  */
 export const EnvSchema = Type.Object({
   DATABASE_URL: Type.String({
@@ -147,6 +149,18 @@ export const EnvSchema = Type.Object({
   }),
   GATEWAY_ERROR_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'Mock gateway: share of calls failing transiently (timeout or 5xx)' }),
   GATEWAY_DECLINE_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'Mock gateway: share of charges declined (a final payment_failed)' }),
+  GATEWAY_FLAKY_EVERY: Type.Integer({ default: 0, minimum: 0, description: "Mock gateway: every n-th order (by id) has its first GATEWAY_FLAKY_CALLS calls fail with a 503 (an issuer timing out for a while); 0: none" }),
+  GATEWAY_FLAKY_CALLS: Type.Integer({ default: 3, minimum: 0, description: 'Mock gateway: how many calls of a flaky order fail before it answers' }),
+  PAYMENT_RETRY_SCHEDULE_MS: Type.String({
+    default: '1000,5000,30000,120000,600000',
+    // Whole milliseconds from 1, comma-separated: the schema's rule, so a bad schedule is refused with the rest.
+    pattern: '^\\s*[1-9][0-9]{0,8}(\\s*,\\s*[1-9][0-9]{0,8})*\\s*$',
+    description:
+      "Milliseconds before each retry of an order whose charge failed (every in-call retry spent), comma-separated, jittered +-20 %; the order waits in Redis meanwhile. A longer Retry-After from the provider wins. Spent: dead-lettered with every attempt's reason",
+  }),
+  GATEWAY_RATE_LIMIT_PER_S: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, maximum: 100_000, description: 'Gateway calls per second, shared by every payment replica (one Redis script, GCRA); unset: no limit' }),
+  ),
   RETRY_MAX_ATTEMPTS: Type.Integer({ default: 4, minimum: 1, maximum: 20, description: 'Gateway calls per delivery, first try included' }),
   RETRY_BASE_DELAY_MS: Type.Integer({ default: 50, minimum: 0, description: 'First retry delay; doubles each attempt, with full jitter' }),
   RETRY_MAX_DELAY_MS: Type.Integer({ default: 2000, minimum: 0, description: 'Cap on one retry delay' }),
@@ -159,6 +173,26 @@ export const EnvSchema = Type.Object({
 });
 
 type Env = Static<typeof EnvSchema>;
+type Setting = keyof Env;
+
+/**
+ * The settings whose values are secrets: never printed, not even when refused. A new secret is one
+ * line here; a name that says it is one (`*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*_KEY`) counts even if
+ * it is forgotten.
+ */
+const SECRET_SETTINGS: ReadonlySet<Setting> = new Set<Setting>(['ADMIN_TOKEN']);
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$/;
+// URLs carry passwords (`postgres://user:password@host/db`): printed only with the password masked.
+const URL_NAME = /_URL$/;
+
+/** How a setting may be printed in an error (see setting-in-message.ts). */
+export function settingKind(name: string): SettingKind {
+  if (SECRET_SETTINGS.has(name as Setting) || SECRET_NAME.test(name)) return 'secret';
+  return URL_NAME.test(name) ? 'url' : 'plain';
+}
+
+/** `NAME="value"`, or less when the value is secret: the one way our config errors show a value. */
+const shown = (name: Setting, value: string | undefined) => settingInMessage(name, value, settingKind(name));
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -171,8 +205,10 @@ export class ConfigError extends Error {
  * The settings grouped by concern, each group named the way the code that takes it names its
  * options, so a process spreads its part (`createConsumer({ ...config.consumer, ... })`).
  */
-function toConfig(env: Env) {
+function toConfig(env: Env, tracing: TracingSettings) {
   return Object.freeze({
+    /** The standard OTEL_* variables, checked here with the rest; the SDK reads its exporter and batch settings from them itself. */
+    tracing,
     database: Object.freeze({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, connectTimeoutSeconds: env.DATABASE_CONNECT_TIMEOUT_MS / 1000, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS }),
     redisUrl: env.REDIS_URL,
     /** Seeds of a Redis Cluster; undefined: one Redis at REDIS_URL. */
@@ -208,10 +244,15 @@ function toConfig(env: Env) {
     relay: Object.freeze({ intervalMs: env.RELAY_INTERVAL_MS, retentionMs: env.OUTBOX_RETENTION_MS, partitions: env.STREAM_PARTITIONS }),
     reconciler: Object.freeze({ olderThanMs: env.RECONCILE_AFTER_MS }),
     gatewayTimeoutMs: env.GATEWAY_TIMEOUT_MS,
+    /** Delays before each scheduled retry of a failed charge (see the consumer's retrySchedule). */
+    paymentRetryScheduleMs: Object.freeze(env.PAYMENT_RETRY_SCHEDULE_MS.split(',').map(Number)),
+    /** Calls per second to the gateway across every replica; undefined: unlimited. */
+    gatewayRateLimitPerS: env.GATEWAY_RATE_LIMIT_PER_S,
     gateway: Object.freeze({
       latencyMs: env.GATEWAY_LATENCY_MS,
       errorRate: env.GATEWAY_ERROR_RATE,
       declineRate: env.GATEWAY_DECLINE_RATE,
+      flaky: Object.freeze({ every: env.GATEWAY_FLAKY_EVERY, calls: env.GATEWAY_FLAKY_CALLS }),
     }),
     retry: Object.freeze({
       maxAttempts: env.RETRY_MAX_ATTEMPTS,
@@ -249,7 +290,7 @@ function crossChecks(env: Env): string[] {
   const problems: string[] = [];
   const consumed = parsePartitions(env.CONSUMER_PARTITIONS, env.STREAM_PARTITIONS);
   if (consumed.length === 0 || consumed.some((p) => p >= env.STREAM_PARTITIONS)) {
-    problems.push(`CONSUMER_PARTITIONS=${JSON.stringify(env.CONSUMER_PARTITIONS)} must name partitions between 0 and STREAM_PARTITIONS-1=${env.STREAM_PARTITIONS - 1}`);
+    problems.push(`${shown('CONSUMER_PARTITIONS', env.CONSUMER_PARTITIONS)} must name partitions between 0 and STREAM_PARTITIONS-1=${env.STREAM_PARTITIONS - 1}`);
   }
   if (env.REDIS_CLUSTER_NODES && env.STREAM_PARTITIONS < 2) {
     // Plain keys hash to different slots: dead-lettering's MULTI (XADD there, XACK here) would fail with CROSSSLOT.
@@ -259,7 +300,7 @@ function crossChecks(env: Env): string[] {
   }
   if (env.REDIS_CLUSTER_NODES && env.STREAM_PREFIX.includes('{')) {
     problems.push(
-      `STREAM_PREFIX=${JSON.stringify(env.STREAM_PREFIX)} must not contain '{' with REDIS_CLUSTER_NODES: a hash tag in the prefix would put every partition in one slot`,
+      `${shown('STREAM_PREFIX', env.STREAM_PREFIX)} must not contain '{' with REDIS_CLUSTER_NODES: a hash tag in the prefix would put every partition in one slot`,
     );
   }
   if (env.OUTBOX_RETENTION_MS < env.RECONCILE_AFTER_MS) {
@@ -277,7 +318,8 @@ export type Config = ReturnType<typeof toConfig>;
 
 /**
  * Reads and validates the environment once, at start-up.
- * Throws a ConfigError that names every bad variable and the value it had.
+ * Throws a ConfigError that names every bad variable and the rule it breaks, with the value it had
+ * unless that is a secret (a URL's password masked).
  */
 export function loadConfig(env: Record<string, string | undefined> = {}): Config {
   const known: Record<string, string> = {};
@@ -296,10 +338,18 @@ export function loadConfig(env: Record<string, string | undefined> = {}): Config
     const expected = schema.anyOf
       ? `expected one of ${schema.anyOf.map((option) => option.const).join(', ')}`
       : error.message.replace(/^Expected/, 'expected');
-    problems.set(name, `${name}=${JSON.stringify(known[name])}: ${expected} (${schema.description})`);
+    problems.set(name, `${shown(name as Setting, known[name])}: ${expected} (${schema.description})`);
+  }
+  // The service's own name is filled in by the process (startLogAndTracing); OTEL_SERVICE_NAME still wins.
+  let tracing: TracingSettings | undefined;
+  try {
+    tracing = readTracingSettings(env, '');
+  } catch (error) {
+    if (!(error instanceof TracingConfigError)) throw error;
+    for (const problem of error.problems) problems.set(problem, problem);
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()]);
   const cross = crossChecks(candidate as Env);
   if (cross.length > 0) throw new ConfigError(cross);
-  return toConfig(candidate as Env);
+  return toConfig(candidate as Env, tracing!);
 }

@@ -1,5 +1,5 @@
 import IORedis, { Cluster } from 'ioredis';
-import { backoffDelay } from '../streams/backoff.ts';
+import { backoffDelay } from '../backoff/backoff.ts';
 import type { Logger } from './log.ts';
 
 /** A connection to one Redis node, or to a Redis Cluster (REDIS_CLUSTER_NODES). */

@@ -1,10 +1,13 @@
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '../backoff/backoff.ts';
 
 /**
  * The consumer runner's decisions as a pure state machine: no Redis, no clock, no timers. The IO
  * shell (consumer.ts) asks `nextStep` what to do, does it, and feeds what happened back through
  * `apply`. Everything that could stall or flood a worker is decided here, where property tests
  * (tests/shared/runner-machine.test.ts) drive it with random sequences of outcomes and faults.
+ *
+ * Which entries are in memory is kept once, by the dispatcher (dispatcher.ts); the machine is shown
+ * its counts (`HeldCounts`) with each question instead of keeping a count of its own beside them.
  *
  *   starting ──group ready──▶ running ◀──probe ok── paused (dependency)
  *      ▲                        │  ▲                     ▲
@@ -36,14 +39,18 @@ export interface RunnerLimits {
   backoff: { baseMs: number; maxMs: number };
 }
 
+/** What the consumer holds in memory, as the dispatcher counts it. */
+export interface HeldCounts {
+  /** Entries in memory: read ahead, running, or awaiting. */
+  held: number;
+  /** Of those, entries that failed because a dependency was away: retried by this consumer once it is back. */
+  awaiting: number;
+}
+
 export interface RunnerState {
   phase: RunnerPhase;
   /** Why it is paused: a dependency is down (probe until it answers). */
   pausedBecause?: 'dependency';
-  /** Entries in memory, awaiting ones included. */
-  held: number;
-  /** Of those, entries that failed because a dependency was away: retried by this consumer once it is back. */
-  awaiting: number;
   /** No Redis call or probe before this time (backoff after a failure). */
   retryAt: number;
   failuresInARow: number;
@@ -75,19 +82,17 @@ export type RunnerStep =
   | { kind: 'exit' };
 
 export type RunnerEvent =
-  | { type: 'group-ready'; resumed: number }
-  | { type: 'read'; count: number }
+  | { type: 'group-ready' }
+  | { type: 'read' }
   /** `sweepDone`: the XAUTOCLAIM cursor came back to 0-0, so the whole pending list was looked at. */
-  | { type: 'claimed'; count: number; sweepDone: boolean }
+  | { type: 'claimed'; sweepDone: boolean }
   | { type: 'trimmed' }
-  /** An entry left memory: acknowledged (`ok`), dead-lettered, or left pending for a later delivery. */
-  | { type: 'entry-done'; ok: boolean }
-  /** `count` entries left memory with the same outcome: the same as `count` entry-done events, in one step (a batch handler's batch). */
-  | { type: 'entries-done'; count: number; ok: boolean }
-  /** An entry failed because a dependency was away; it stays pending and in memory. */
+  /** Entries were acknowledged: the dependency works, so the next pause starts its backoff afresh. */
+  | { type: 'succeeded' }
+  /** An entry failed because a dependency was away; it stays pending, and in memory if `keepsForRetry`. */
   | { type: 'entry-transient'; error: string }
-  /** Of the awaiting entries retried, `owned` were still ours (run again), `lost` were not (someone else took them). */
-  | { type: 'retried'; owned: number; lost: number }
+  /** Awaiting entries were checked (still ours: run again; not: let go). */
+  | { type: 'retried' }
   | { type: 'probe-ok' }
   | { type: 'probe-failed'; error: string }
   | { type: 'redis-error'; error: string; noGroup: boolean }
@@ -96,7 +101,7 @@ export type RunnerEvent =
   | { type: 'drained' };
 
 export function initialState(now: number): RunnerState {
-  return { phase: 'starting', held: 0, awaiting: 0, retryAt: 0, failuresInARow: 0, redisOk: false, pausesInARow: 0, nextClaimAt: now, nextTrimAt: now };
+  return { phase: 'starting', retryAt: 0, failuresInARow: 0, redisOk: false, pausesInARow: 0, nextClaimAt: now, nextTrimAt: now };
 }
 
 /** Limits from the consumer's settings; the read-ahead buffer holds at most one round of slots, so replicas share a backlog. */
@@ -124,17 +129,17 @@ export function runnerLimits(options: {
 }
 
 /**
- * What to do next. `gateMs` is how long the owner wants new work held off (the payment worker's open
- * breaker); `running` is how many held entries are running or read ahead (not awaiting).
+ * What to do next, holding `held`. `gateMs` is how long the owner wants new work held off (the payment
+ * worker's open breaker).
  */
-export function nextStep(state: RunnerState, limits: RunnerLimits, now: number, gateMs = 0): RunnerStep {
+export function nextStep(state: RunnerState, held: HeldCounts, limits: RunnerLimits, now: number, gateMs = 0): RunnerStep {
   if (state.phase === 'stopped') return { kind: 'exit' };
   if (state.phase === 'draining') {
-    if (state.held - state.awaiting <= 0 || now >= (state.stopDeadline ?? now)) return { kind: 'exit' };
+    if (held.held - held.awaiting <= 0 || now >= (state.stopDeadline ?? now)) return { kind: 'exit' };
     return { kind: 'wait', ms: Math.max(1, (state.stopDeadline ?? now) - now), reason: 'drain' };
   }
   if (now < state.retryAt) return { kind: 'wait', ms: state.retryAt - now, reason: 'backoff' };
-  const room = limits.capacity - state.held;
+  const room = limits.capacity - held.held;
   // The group first: every other command fails with NOGROUP until it exists.
   if (state.phase === 'starting' || state.phase === 'recovering-group') {
     if (room < 1) return { kind: 'wait', ms: limits.blockMs, reason: 'room' };
@@ -143,7 +148,7 @@ export function nextStep(state: RunnerState, limits: RunnerLimits, now: number, 
   // A closed gate (open breaker) holds everything, retries included: they would only fail again.
   if (gateMs > 0) return { kind: 'wait', ms: Math.min(gateMs, limits.blockMs), reason: 'gate' };
   if (state.phase === 'paused') return { kind: 'probe' };
-  if (state.awaiting > 0) return { kind: 'retry-awaiting', count: Math.min(state.awaiting, limits.readBound) };
+  if (held.awaiting > 0) return { kind: 'retry-awaiting', count: Math.min(held.awaiting, limits.readBound) };
   if (room < limits.readWhenRoom) return { kind: 'wait', ms: limits.blockMs, reason: 'room' };
   const count = Math.min(room, limits.readBound);
   if (now >= state.nextClaimAt) return { kind: 'claim', count };
@@ -152,39 +157,38 @@ export function nextStep(state: RunnerState, limits: RunnerLimits, now: number, 
   return { kind: 'read', count, blockMs: Math.max(1, Math.min(limits.blockMs, state.nextClaimAt - now)) };
 }
 
-// One shared object, not one per apply(): apply runs for every entry that finishes.
+/** Whether an entry that failed on an outage is kept to be retried here: not once stopping (it stays pending for another consumer). */
+export function keepsForRetry(state: RunnerState): boolean {
+  return state.phase !== 'draining' && state.phase !== 'stopped';
+}
+
+// One shared object, not one per apply(): apply runs for every read.
 const redisAnswered = Object.freeze({ redisOk: true, failuresInARow: 0, lastError: undefined, retryAt: 0 });
 
 /** The state after `event`, at time `now`. `random` feeds the backoff jitter. */
 export function apply(state: RunnerState, event: RunnerEvent, limits: RunnerLimits, now: number, random: () => number = Math.random): RunnerState {
   switch (event.type) {
     case 'group-ready':
-      return { ...state, ...redisAnswered, phase: state.phase === 'draining' || state.phase === 'stopped' ? state.phase : 'running', held: state.held + event.resumed };
+      return { ...state, ...redisAnswered, phase: state.phase === 'draining' || state.phase === 'stopped' ? state.phase : 'running' };
     case 'read':
-      return { ...state, ...redisAnswered, held: state.held + event.count };
+      return { ...state, ...redisAnswered };
     case 'claimed':
-      return { ...state, ...redisAnswered, held: state.held + event.count, nextClaimAt: event.sweepDone ? now + limits.claimEveryMs : state.nextClaimAt };
+      return { ...state, ...redisAnswered, nextClaimAt: event.sweepDone ? now + limits.claimEveryMs : state.nextClaimAt };
     case 'trimmed':
       return { ...state, ...redisAnswered, nextTrimAt: now + (limits.trimEveryMs ?? 0) };
-    case 'entry-done':
-      return { ...state, held: Math.max(state.awaiting, state.held - 1), pausesInARow: event.ok ? 0 : state.pausesInARow };
-    case 'entries-done':
-      return { ...state, held: Math.max(state.awaiting, state.held - Math.max(0, event.count)), pausesInARow: event.ok && event.count > 0 ? 0 : state.pausesInARow };
+    case 'succeeded':
+      // The same state when nothing changes: this runs for every batch that succeeds.
+      return state.pausesInARow === 0 ? state : { ...state, pausesInARow: 0 };
     case 'entry-transient': {
-      const awaiting = Math.min(state.held, state.awaiting + 1);
-      if (state.phase === 'draining' || state.phase === 'stopped') {
-        // Nobody will retry it here: it stays pending for another consumer.
-        return { ...state, held: Math.max(0, state.held - 1) };
-      }
-      if (state.phase !== 'running') return { ...state, awaiting, lastError: event.error };
+      // Nobody will retry it here once stopping: it stays pending for another consumer.
+      if (!keepsForRetry(state)) return state;
+      if (state.phase !== 'running') return { ...state, lastError: event.error };
       const pausesInARow = state.pausesInARow + 1;
       const probeAt = pausesInARow > 1 ? now + backoffDelay(pausesInARow - 1, { ...limits.backoff, jitter: 'equal' }, random) : state.retryAt;
-      return { ...state, awaiting, phase: 'paused', pausedBecause: 'dependency', pausesInARow, retryAt: probeAt, lastError: event.error };
+      return { ...state, phase: 'paused', pausedBecause: 'dependency', pausesInARow, retryAt: probeAt, lastError: event.error };
     }
-    case 'retried': {
-      const settled = Math.min(state.awaiting, event.owned + event.lost);
-      return { ...state, ...redisAnswered, awaiting: state.awaiting - settled, held: Math.max(0, state.held - Math.min(event.lost, settled)) };
-    }
+    case 'retried':
+      return { ...state, ...redisAnswered };
     case 'probe-ok':
       return { ...state, phase: state.phase === 'paused' ? 'running' : state.phase, pausedBecause: undefined, failuresInARow: 0, retryAt: 0 };
     case 'probe-failed':
@@ -194,13 +198,13 @@ export function apply(state: RunnerState, event: RunnerEvent, limits: RunnerLimi
       if (state.phase === 'draining' || state.phase === 'stopped') return { ...state, lastError: event.error };
       // Redis came back empty (restart without persistence, failover, FLUSHALL). Pending entries went
       // with the group; the recreated group (from id 0) delivers whatever entries are left again, so
-      // those held for a retry are let go rather than claimed from a group that no longer has them.
-      return { ...state, phase: 'recovering-group', pausedBecause: undefined, held: state.held - state.awaiting, awaiting: 0, lastError: event.error, redisOk: true };
+      // the shell lets go of those held for a retry rather than claim them from a group that no longer has them.
+      return { ...state, phase: 'recovering-group', pausedBecause: undefined, lastError: event.error, redisOk: true };
     }
     case 'stop':
       if (state.phase === 'stopped') return state;
-      // Entries awaiting a retry stay pending in Redis for another consumer.
-      return { ...state, phase: 'draining', pausedBecause: undefined, held: state.held - state.awaiting, awaiting: 0, stopDeadline: event.deadline };
+      // The shell lets go of entries awaiting a retry: they stay pending in Redis for another consumer.
+      return { ...state, phase: 'draining', pausedBecause: undefined, stopDeadline: event.deadline };
     case 'drained':
       return state.phase === 'draining' ? { ...state, phase: 'stopped' } : state;
   }

@@ -14,12 +14,12 @@ import {
 } from './semconv.ts';
 import { linkTo, spanContextOf, TRACELINK_FIELD, TRACEPARENT_FIELD } from './trace-context.ts';
 import type { Tracing } from './tracing.ts';
-import type { ProcessedEntry, ProcessingHook } from '../streams/consumer.ts';
+import type { ProcessedEntry, ProcessingHook } from '../streams/processing-hook.ts';
 
 /** An entry as the stream consumer shows it to its processing hook: the consumer's own type. */
 export type ConsumedEntry = ProcessedEntry;
 
-/** The consumer's processing hook, filled with spans: run the handler call for these entries inside them. */
+/** The consumer's processing hook, filled with spans: run the handler call for these entries inside them, and an item's work in its own. */
 export type ConsumerSpans = ProcessingHook;
 
 export interface ConsumerSpanOptions {
@@ -49,7 +49,8 @@ const ENTRY_CONTEXTS = createContextKey('order-service: span context of each ent
  *   original context (reason `origin`); its parent is the copy's own producer span, if any.
  * - A batch of several entries: one more span, the batch's, with `messaging.batch.message_count` and a
  *   link to each entry's producer; the handler runs in it (its database span is the batch's child),
- *   each entry's span links to it, and `withEntryContext` puts work for one entry in that entry's trace.
+ *   each entry's span links to it, and `within` (what a handler's `item.run(work)` calls) puts work for
+ *   one entry in that entry's trace: spans started there are the entry span's children.
  *
  * A span fails (status ERROR) when the handler throws, or returns the entry among `failed`.
  */
@@ -130,6 +131,7 @@ export function consumerSpans(tracing: Tracing, options: ConsumerSpanOptions): C
         batch,
       );
     },
+    within: withEntryContext,
   };
 }
 
@@ -138,7 +140,10 @@ export function entryContext(id: string): Context | undefined {
   return (context.active().getValue(ENTRY_CONTEXTS) as Map<string, Context> | undefined)?.get(id);
 }
 
-/** Runs `fn` in the entry's context, so its spans and log lines belong to that entry's trace; just runs it when there is none. */
+/**
+ * Runs `fn` in the entry's context, so its spans and log lines belong to that entry's trace; just runs
+ * it when there is none. The hook's `within`; handlers reach it through `item.run(fn)`.
+ */
 export function withEntryContext<T>(id: string, fn: () => T): T {
   const found = entryContext(id);
   return found ? context.with(found, fn) : fn();

@@ -12,8 +12,8 @@ export interface Statement {
 
 /**
  * A CLIENT span around one PostgreSQL statement, a child of the active span. Only for the
- * statements that carry an order's journey (the order write, a payment batch's outcomes, a
- * notification batch), not for every query: those are the ones worth seeing in a trace.
+ * statements that carry an order's journey by writing its events (the order write, a payment batch's
+ * outcomes: see the outbox writer), not for every query: those are the ones worth seeing in a trace.
  */
 export async function withDatabaseSpan<T>(tracing: Tracing, statement: Statement, run: () => Promise<T>): Promise<T> {
   if (!tracing.enabled) return run();

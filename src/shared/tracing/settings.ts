@@ -1,9 +1,9 @@
 /**
- * The standard OpenTelemetry variables, as the README's Tracing table lists them. They are not in
- * the Config schema (src/shared/runtime/config.ts): most are read by the SDK itself (the exporter
- * its endpoint, headers, timeout; the batch processor its OTEL_BSP_*; the provider its sampler), so
- * this module only decides whether tracing is on and checks the values, so a bad one stops the
- * process at start-up naming the variable, as a bad Config value does.
+ * The standard OpenTelemetry variables, as docs/tracing.md's table lists them. loadConfig reads them
+ * here, with the rest of the Config, into its `tracing` settings: most are also read by the SDK itself
+ * (the exporter its endpoint, headers, timeout; the batch processor its OTEL_BSP_*; the provider its
+ * sampler), so this module only decides whether tracing is on and checks the values, so a bad one
+ * stops the process at start-up naming the variable, as a bad Config value does.
  */
 export const TRACING_VARIABLES = {
   OTEL_EXPORTER_OTLP_ENDPOINT: 'base URL of an OTLP/HTTP receiver; spans go to `<it>/v1/traces`. Unset (and no traces endpoint): tracing is off',
@@ -61,6 +61,10 @@ export function readTracingSettings(env: Record<string, string | undefined>, def
   };
   const problems: string[] = [];
   const bad = (name: string, expected: string) => problems.push(`${name}=${JSON.stringify(env[name])}: expected ${expected}`);
+  // A refused endpoint may still carry a password (`grpc://user:password@collector`); tracing sits below
+  // the runtime's URL masking (setting-in-message.ts), so one with an `@` is named without its value.
+  const badUrl = (name: string, expected: string) =>
+    env[name]?.includes('@') ? problems.push(`${name} (value not shown: it may hold a password): expected ${expected}`) : bad(name, expected);
 
   const disabled = get('OTEL_SDK_DISABLED')?.toLowerCase();
   if (disabled !== undefined && disabled !== 'true' && disabled !== 'false') bad('OTEL_SDK_DISABLED', 'true or false');
@@ -69,7 +73,7 @@ export function readTracingSettings(env: Record<string, string | undefined>, def
 
   const endpointVariable = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
   const endpoint = get(endpointVariable);
-  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) bad(endpointVariable, 'an http:// or https:// URL');
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) badUrl(endpointVariable, 'an http:// or https:// URL');
 
   const protocolVariable = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = (get(protocolVariable) ?? 'http/protobuf') as OtlpProtocol;

@@ -12,7 +12,7 @@ import { surviveStrayConnectionErrors } from '../runtime/process-guards.ts';
 import { assertClusterReady, createRedisClient, waitUntilReady, type Redis } from '../runtime/redis.ts';
 import { exitWith } from '../runtime/startup.ts';
 import { closeRedis, exitGracefullyOnSignal } from '../runtime/shutdown.ts';
-import { createConsumer, type BatchHandler, type EntryHandler } from '../streams/consumer.ts';
+import { createConsumer, type BatchHandler } from '../streams/consumer.ts';
 import { consumerMetrics } from './consumer-metrics.ts';
 import type { EventBase, EventDefinition } from '../pipeline/events.ts';
 import { partitionKeys, streamKey, TOPOLOGY } from '../pipeline/topology.ts';
@@ -21,29 +21,32 @@ import { consumerSpans } from '../tracing/consumer-spans.ts';
 import { APP_EVENT_ID, APP_ORDER_ID } from '../tracing/semconv.ts';
 import { DISABLED_TRACING, type Tracing } from '../tracing/tracing.ts';
 
-/** The worker's handler, one entry at a time or a batch at once (see the consumer's EntryHandler and BatchHandler), and its hooks. */
-export type WorkerParts<Message> = (EntryHandler<Message> | BatchHandler<Message>) & WorkerHooks;
-
-export interface WorkerHooks {
-  /** Beyond PostgreSQL being unreachable, which is always transient. */
-  isTransient?: (error: unknown) => boolean;
-  gate?: () => number;
-  healthDetails?: () => Record<string, unknown>;
-  /** Run on shutdown after the consumer stopped, before connections close. */
-  stop?: () => Promise<unknown>;
-}
-
-export interface WorkerSpec<Message extends EventBase> {
+/**
+ * A worker, as its folder's worker.ts defines it: what it consumes, and how its handler is built from
+ * the process's connections. runWorker runs it as a process; createWorker builds it for a test.
+ */
+export interface WorkerDefinition<Message extends EventBase> {
   service: string;
   config: Config;
   defaultHealthPort: number;
   /** The event it consumes: its stream, group and dead-letter stream come from the topology table. */
   consumes: EventDefinition<Message>;
   logContext: (message: Message) => Record<string, unknown>;
-  /** Builds the handler from the process's connections. */
-  setup: (context: { db: Database; redis: Redis; log: Logger; metrics: MetricsRegistry; tracing: Tracing }) => WorkerParts<Message>;
+  /** Delays before each retry of an entry its handler failed (see the consumer's retrySchedule); unset: left pending for a claim. */
+  retrySchedule?: readonly number[];
+  /** Builds the handler (a batch at a time: see the consumer's BatchHandler) and its hooks from the process's connections. */
+  setup: (connections: Omit<WorkerConnections, 'blockingRedis'> & { tracing: Tracing }) => {
+    handleBatch: BatchHandler<Message>['handleBatch'];
+    /** Beyond PostgreSQL being unreachable, which is always transient. */
+    isTransient?: (error: unknown) => boolean;
+    gate?: () => number;
+    healthDetails?: () => Record<string, unknown>;
+    /** Run on shutdown after the consumer stopped, before connections close. */
+    stop?: () => Promise<unknown>;
+  };
 }
 
+/** The process's connections a worker runs on. */
 export interface WorkerConnections {
   db: Database;
   redis: Redis;
@@ -67,7 +70,7 @@ const entryAttributes = (fields: Record<string, string>) => ({
  * partition's stream and dead-letter stream, all sharing the handler.
  */
 export function createWorker<Message extends EventBase>(
-  spec: WorkerSpec<Message>,
+  spec: WorkerDefinition<Message>,
   { db, redis, blockingRedis, log, metrics, tracing = DISABLED_TRACING }: WorkerConnections,
 ) {
   const { config } = spec;
@@ -85,7 +88,8 @@ export function createWorker<Message extends EventBase>(
       group: route.group,
       deadLetterStream: streamKey(config.streamPrefix, route.deadLetterStream, partition ?? undefined),
       decode: spec.consumes.fromFields,
-      ...(parts.handleBatch ? { handleBatch: parts.handleBatch } : { handle: parts.handle! }),
+      handleBatch: parts.handleBatch,
+      retrySchedule: spec.retrySchedule,
       log,
       dependency: {
         isTransient: (error) => isDatabaseUnreachable(error) || (parts.isTransient?.(error) ?? false),
@@ -118,11 +122,10 @@ export function workerDbOptions(config: Config, service: string): DbOptions {
  * Everything a worker process does besides its handler, shared by payment and notify:
  * connections, the consumer, the health server, and an orderly shutdown on SIGTERM/SIGINT.
  */
-export function runWorker<Message extends EventBase>(spec: WorkerSpec<Message>, { env = {} }: { env?: Record<string, string | undefined> } = {}) {
+export function runWorker<Message extends EventBase>(spec: WorkerDefinition<Message>) {
   const { config } = spec;
   const { consumerName } = config.consumer;
-  // `env` for the OTEL_* variables (tracing), which the Config does not hold.
-  const { log, tracing } = startLogAndTracing({ service: spec.service, level: config.logLevel, env });
+  const { log, tracing } = startLogAndTracing({ service: spec.service, level: config.logLevel, tracing: config.tracing });
   surviveStrayConnectionErrors(log);
   const { db, close } = createDb(config.database.url, workerDbOptions(config, spec.service));
   const commandTimeoutMs = config.redisCommandTimeoutMs;

@@ -1,6 +1,7 @@
 /**
  * Exponential backoff, one policy for every retry loop of the project: the stream runner after a
- * failed Redis call or probe, the Redis reconnects, and the payment worker's gateway retries.
+ * failed Redis call or probe, the Redis and PostgreSQL reconnects, the API's database retries and the
+ * payment worker's gateway retries. A leaf (it imports nothing), so any folder may take it.
  *
  * The ceiling doubles each attempt from `baseMs` up to `maxMs`. `full` jitter draws the delay
  * anywhere below the ceiling, which spreads many clients retrying a recovering server (AWS's

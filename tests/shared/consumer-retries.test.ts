@@ -1,0 +1,165 @@
+import { afterAll, afterEach, describe, expect, it } from 'bun:test';
+import { createLogger } from '../../src/shared/runtime/log.ts';
+import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
+import { createConsumer, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
+import { retryBacklog } from '../../src/shared/streams/delayed-retries.ts';
+import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
+import { RetryLater } from '../../src/shared/streams/retry-later.ts';
+import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
+import { captureLines } from '../helpers/log-capture.ts';
+import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { allowSlowTests } from '../helpers/slow.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+allowSlowTests();
+
+/**
+ * Retries on a schedule, through the consumer on real Redis: a failed entry leaves the consumer (no
+ * handler, no pending entry) for its group's delayed set, comes back when due with its attempt count,
+ * and is dead-lettered with every attempt's reason once the schedule is spent.
+ */
+const prefix = uniquePrefix('retries');
+const admin = connectRedis();
+const logs = captureLines();
+const log = createLogger({ service: 'test', level: 'debug', destination: logs.stream });
+
+const running: { consumer: Consumer; connections: Redis[] }[] = [];
+afterEach(async () => {
+  for (const { consumer, connections } of running.splice(0)) {
+    await consumer.stop(1000);
+    for (const connection of connections) connection.disconnect();
+  }
+});
+afterAll(async () => {
+  await deleteKeys(admin, prefix);
+  admin.disconnect();
+});
+
+let seq = 0;
+const names = () => ({ stream: `${prefix}s${++seq}`, dlq: `${prefix}s${seq}.dlq` });
+
+function decode(fields: Record<string, string>) {
+  const n = Number(fields.n);
+  if (!Number.isInteger(n)) throw new PoisonMessage('no n');
+  return { n };
+}
+
+function start(stream: string, dlq: string, handle: (message: { n: number }, meta: MessageMeta) => Promise<void>, overrides: Partial<ConsumerSettings<{ n: number }>> = {}) {
+  const redis = createRedis(TEST_REDIS_URL, { connectionName: 'test-commands', log });
+  const blockingRedis = createRedis(TEST_REDIS_URL, { connectionName: 'test-blocking', log });
+  const consumer = createConsumer<{ n: number }>({
+    redis,
+    blockingRedis,
+    stream,
+    group: 'workers',
+    consumerName: `c-${Math.random().toString(36).slice(2, 6)}`,
+    deadLetterStream: dlq,
+    deadLetterMaxLen: 1000,
+    decode,
+    handle,
+    log,
+    concurrency: 4,
+    batchSize: 10,
+    blockMs: 100,
+    claimIdleMs: 5000,
+    maxDeliveries: 3,
+    retrySchedule: [100, 100, 100],
+    retryPollMs: 50,
+    ...overrides,
+  });
+  running.push({ consumer, connections: [redis, blockingRedis] });
+  void consumer.start();
+  return consumer;
+}
+
+const pending = async (stream: string, group = 'workers') => ((await admin.xpending(stream, group)) as [number])[0];
+
+describe('a consumer with a retry schedule', () => {
+  it('sends a failing entry to wait in Redis and runs it again when due, while the others flow', async () => {
+    const { stream, dlq } = names();
+    const attempts: Record<number, number[]> = {};
+    let waitingSeen = 0;
+    start(stream, dlq, async ({ n }, meta) => {
+      (attempts[n] ??= []).push(meta.attempt ?? 1);
+      // Every 5th entry fails its first two attempts.
+      if (n % 5 === 0 && (meta.attempt ?? 1) < 3) throw new Error(`issuer timed out for ${n}`);
+    });
+    for (let n = 1; n <= 20; n++) await admin.xadd(stream, '*', 'n', String(n));
+
+    // While the failing ones wait, they hold nothing in the group: no pending entry, only the delayed set.
+    await waitFor(async () => {
+      const backlog = await retryBacklog(admin, { stream, group: 'workers' });
+      if (backlog.waiting > 0 && (await pending(stream)) === 0) waitingSeen = backlog.waiting;
+      return Object.keys(attempts).length === 20 && [5, 10, 15, 20].every((n) => attempts[n]?.length === 3);
+    }, { what: 'every entry to be handled, the failing ones on their third attempt' });
+    expect(waitingSeen).toBeGreaterThan(0);
+    for (let n = 1; n <= 20; n++) expect(attempts[n]).toEqual(n % 5 === 0 ? [1, 2, 3] : [1]);
+    await waitFor(async () => (await pending(stream)) === 0, { what: 'every entry acknowledged' });
+    expect(await retryBacklog(admin, { stream, group: 'workers' })).toMatchObject({ waiting: 0 });
+    expect(await admin.xlen(dlq)).toBe(0);
+  });
+
+  it('dead-letters the entry once the schedule is spent, with every attempt and its reason', async () => {
+    const { stream, dlq } = names();
+    let calls = 0;
+    start(stream, dlq, async () => {
+      calls++;
+      throw new Error(`mailbox busy #${calls}`);
+    });
+    await admin.xadd(stream, '*', 'n', '7');
+    const letters = await waitFor(async () => {
+      const found = (await admin.xrange(dlq, '-', '+')) as [string, string[]][];
+      return found.length > 0 && found;
+    }, { what: 'the dead letter' });
+    const letter = fieldsToRecord(letters[0]![1]);
+    // The first attempt and the schedule's three retries.
+    expect(calls).toBe(4);
+    expect(letter.error).toContain('failed 4 attempts');
+    for (let i = 1; i <= 4; i++) expect(letter.error).toContain(`attempt ${i} at `);
+    for (let i = 1; i <= 4; i++) expect(letter.error).toContain(`mailbox busy #${i}`);
+    // The dead letter keeps the entry's own fields, not the schedule's bookkeeping.
+    expect(JSON.parse(letter.fields!)).toEqual({ n: '7' });
+    expect(await pending(stream)).toBe(0);
+  });
+
+  it("waits at least as long as the other side's Retry-After when it is longer than the schedule's step", async () => {
+    const { stream, dlq } = names();
+    let first = 0;
+    let second = 0;
+    start(stream, dlq, async () => {
+      if (first === 0) {
+        first = Date.now();
+        throw new RetryLater('429 Too Many Requests', { retryAfterMs: 1500 });
+      }
+      second ||= Date.now();
+    });
+    await admin.xadd(stream, '*', 'n', '1');
+    await waitFor(() => first > 0, { what: 'the first attempt' });
+    const backlog = await waitFor(async () => {
+      const found = await retryBacklog(admin, { stream, group: 'workers' });
+      return found.waiting === 1 && found;
+    }, { what: 'the entry to wait' });
+    expect(backlog.nextDueAt! - first).toBeGreaterThanOrEqual(1500 - 50);
+    await waitFor(() => second > 0, { what: 'the second attempt', timeoutMs: 10_000 });
+    expect(second - first).toBeGreaterThanOrEqual(1500 - 50);
+  });
+
+  it("comes back only to its own group: another group of the stream does not see it again", async () => {
+    const { stream, dlq } = names();
+    const seenByOthers: number[] = [];
+    let failedOnce = false;
+    let retried = false;
+    start(stream, dlq, async (_, meta) => {
+      if (!failedOnce) {
+        failedOnce = true;
+        throw new Error('webhook endpoint answered 503');
+      }
+      retried = (meta.attempt ?? 1) === 2;
+    });
+    start(stream, `${dlq}.other`, async ({ n }) => void seenByOthers.push(n), { group: 'others' });
+    await admin.xadd(stream, '*', 'n', '3');
+    await waitFor(() => retried, { what: 'the retry in its own group' });
+    await waitFor(async () => (await pending(stream, 'others')) === 0 && (await pending(stream)) === 0, { what: 'both groups to settle' });
+    expect(seenByOthers).toEqual([3]);
+  });
+});
