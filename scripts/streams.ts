@@ -19,7 +19,7 @@ if (values.json) {
 }
 
 const ms = (value: number | null) => (value === null ? '-' : value < 1000 ? `${value} ms` : `${(value / 1000).toFixed(1)} s`);
-const rows: string[][] = [['STREAM', 'LENGTH', 'FIRST ID', 'LAST ID', 'GROUP', 'CONSUMERS', 'PENDING', 'LAG', 'OLDEST PENDING IDLE']];
+const rows: string[][] = [['STREAM', 'LENGTH', 'FIRST ID', 'LAST ID', 'GROUP', 'CONSUMERS', 'PENDING', 'LAG', 'OLDEST PENDING IDLE', 'RETRYING', 'NEXT RETRY DUE', 'WAITING SINCE']];
 for (const stream of report.streams) {
   const groups = stream.groups.length > 0 ? stream.groups : [undefined];
   for (const [i, group] of groups.entries()) {
@@ -33,6 +33,9 @@ for (const stream of report.streams) {
       group ? String(group.pending) : '-',
       group ? String(group.lag ?? '?') : '-',
       group ? ms(group.oldestPendingIdleMs) : '-',
+      group ? String(group.retries.waiting) : '-',
+      group?.retries.nextDueAt ?? '-',
+      group?.retries.oldestSince ?? '-',
     ]);
   }
 }
@@ -50,7 +53,7 @@ for (const stream of report.streams) {
 if (report.streams.some((stream) => stream.partition !== null)) {
   console.log('');
   for (const total of report.totals) {
-    console.log(`total ${total.stream} over ${total.partitions} partitions: length ${total.length}, pending ${total.pending}, lag ${total.lag ?? '?'}, dead letters ${total.deadLetters}`);
+    console.log(`total ${total.stream} over ${total.partitions} partitions: length ${total.length}, pending ${total.pending}, lag ${total.lag ?? '?'}, retrying ${total.retrying}, dead letters ${total.deadLetters}`);
   }
 }
 console.log(`dead letters: ${report.deadLetters.map((d) => `${d.key} ${d.length}`).join(', ')}`);

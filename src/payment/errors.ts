@@ -1,15 +1,25 @@
 import { AppError } from '../shared/runtime/app-error.ts';
 
-/** The payment gateway failed in a way worth retrying (timeout, 5xx). */
+/** The payment gateway failed in a way worth retrying (timeout, 5xx, 429); `retryAfterMs`: what it asked for (Retry-After). */
 export class GatewayTransientError extends AppError {
   readonly code = 'gateway_transient_error';
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, { retryAfterMs }: { retryAfterMs?: number } = {}) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
 }
 
-/** Every retry of a charge failed: the order waits in the stream for a later delivery. */
+/**
+ * Every in-call retry of a charge failed: the order waits in Redis for the retry schedule's next step,
+ * no sooner than the gateway's last Retry-After (`retryAfterMs`, which the consumer honours).
+ */
 export class GatewayUnavailable extends AppError {
   readonly code = 'gateway_unavailable';
+  readonly retryAfterMs: number | undefined;
   constructor(attempts: number, cause: unknown) {
     super(`The payment gateway failed ${attempts} attempt(s) in a row`, { cause });
+    this.retryAfterMs = cause instanceof GatewayTransientError ? cause.retryAfterMs : undefined;
   }
 }
 

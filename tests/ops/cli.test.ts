@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
+import { park } from '../../src/shared/streams/delayed-retries.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -25,6 +26,31 @@ function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('bun run streams', () => {
+  it('shows per group the entries waiting to retry, when the next is due and since when the oldest waits, and the total per stream', async () => {
+    // A real entry of this pipeline's stream, delivered to the payment group's own consumer name, parked as the consumer would park it.
+    const key = pipeline.key(TOPOLOGY.OrderPlaced.stream);
+    const id = (await pipeline.admin.xadd(key, '*', 'n', 'retry-me')) as string;
+    await pipeline.admin.xgroup('CREATE', key, 'cli-retries', '0').catch(() => undefined);
+    await pipeline.admin.xreadgroup('GROUP', 'cli-retries', 'cli-consumer', 'COUNT', 1000, 'STREAMS', key, '>');
+    const firstFailedAt = Date.now() - 60_000;
+    const dueAt = Date.now() + 3_600_000;
+    try {
+      expect(await park(pipeline.admin, { stream: key, group: 'cli-retries', id, fields: { n: 'retry-me' }, attempt: 2, firstFailedAt, history: [{ at: firstFailedAt, reason: '503' }, { at: Date.now(), reason: '503' }], dueAt })).toBe(true);
+      const { code, stdout } = await cli(['streams', '--json']);
+      expect(code).toBe(0);
+      const report = JSON.parse(stdout);
+      const placed = report.streams.find((s: { stream: string }) => s.stream === 'orders.placed');
+      const waiting = placed.groups.find((g: { name: string }) => g.name === 'cli-retries');
+      expect(waiting.retries).toEqual({ waiting: 1, nextDueAt: new Date(dueAt).toISOString(), oldestSince: new Date(firstFailedAt).toISOString() });
+      const table = await cli(['streams']);
+      expect(table.stdout).toContain('RETRYING');
+      expect(table.stdout).toContain(new Date(dueAt).toISOString());
+    } finally {
+      await pipeline.admin.xgroup('DESTROY', key, 'cli-retries');
+      await pipeline.admin.xdel(key, id);
+    }
+  });
+
   it('reports streams, groups, consumers, pending, dead letters and the outbox, as JSON for scripts', async () => {
     const { id } = await pipeline.placeOrder('streams@example.com');
     await pipeline.waitUntilSettled([id]);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'bun:test';
 import { CircuitBreaker } from '../../src/payment/breaker.ts';
 import { chargeWithRetries, type ChargeDeps } from '../../src/payment/charge.ts';
-import { GatewayUnavailable } from '../../src/payment/errors.ts';
+import { GatewayTransientError, GatewayUnavailable } from '../../src/payment/errors.ts';
+import { retryAfterOf } from '../../src/shared/streams/retry-later.ts';
 import type { ChargeResult, PaymentGateway } from '../../src/payment/gateway.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 
@@ -44,5 +45,19 @@ describe('charging through the breaker with retries', () => {
     const gateway = scriptedGateway([]);
     await expect(chargeWithRetries(deps(gateway), { orderId: 'order-2', amountCents: 100 })).rejects.toBeInstanceOf(GatewayUnavailable);
     expect(gateway.calls).toBe(3);
+  });
+
+  it("hands the gateway's last Retry-After on with GatewayUnavailable, for the retry schedule to honour", async () => {
+    let calls = 0;
+    const limited: PaymentGateway = {
+      charge: async () => {
+        calls++;
+        throw new GatewayTransientError('429 Too Many Requests', { retryAfterMs: 30_000 });
+      },
+    };
+    const failure = await chargeWithRetries(deps(limited), { orderId: 'order-3', amountCents: 100 }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(GatewayUnavailable);
+    expect(retryAfterOf(failure)).toBe(30_000);
+    expect(calls).toBe(3);
   });
 });

@@ -31,6 +31,18 @@ export function registerPipelineGauges(metrics: MetricsRegistry, source: Pipelin
     labelNames: ['stream', 'group'],
     registers,
   });
+  const retriesWaiting = new Gauge({
+    name: 'stream_group_retries_waiting',
+    help: "Entries waiting in the group's delayed set for their next attempt (the retry schedule)",
+    labelNames: ['stream', 'group'],
+    registers,
+  });
+  const oldestRetry = new Gauge({
+    name: 'stream_group_oldest_retry_seconds',
+    help: 'How long ago the longest-waiting retry of the group first failed (0 when none waits)',
+    labelNames: ['stream', 'group'],
+    registers,
+  });
   const deadLetters = new Gauge({ name: 'dead_letter_stream_length', help: 'Entries waiting in a dead-letter stream', labelNames: ['stream'], registers });
   const outboxBacklog = new Gauge({ name: 'outbox_unpublished', help: 'Outbox rows not yet published to Redis', registers });
   const outboxOldest = new Gauge({
@@ -55,6 +67,8 @@ export function registerPipelineGauges(metrics: MetricsRegistry, source: Pipelin
         // 0 rather than no sample when nothing is pending, so an alert on it resolves instead of going stale.
         oldestPending.set(labels, (group.oldestPendingIdleMs ?? 0) / 1000);
         activeConsumers.set(labels, group.consumers.filter((consumer) => consumer.idleMs < ACTIVE_CONSUMER_IDLE_MS).length);
+        retriesWaiting.set(labels, group.retries.waiting);
+        oldestRetry.set(labels, group.retries.oldestSince === null ? 0 : Math.max(0, Date.now() - Date.parse(group.retries.oldestSince)) / 1000);
       }
     }
     for (const dlq of report.deadLetters) deadLetters.set({ stream: label(dlq.stream, dlq.partition) }, dlq.length);

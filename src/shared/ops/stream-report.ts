@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { partitionKeys, ROUTES } from '../pipeline/topology.ts';
 import type { Redis } from '../runtime/redis.ts';
+import { retryBacklog } from '../streams/delayed-retries.ts';
 import { fieldsToRecord } from '../streams/stream-id.ts';
 
 // The report's shapes, defined once: the CLI prints them, /ops/summary answers and documents them.
@@ -11,8 +12,15 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 export const ConsumerReport = Type.Object({ name: Type.String(), pending: Type.Integer(), idleMs: Type.Integer() });
 export type ConsumerReport = Static<typeof ConsumerReport>;
 
+export const RetryReport = Type.Object({
+  waiting: Type.Integer({ description: "Entries waiting in the group's delayed set for their next attempt (retry schedule)" }),
+  nextDueAt: Nullable(Type.String({ description: 'When the next of them comes back (ISO time)' })),
+  oldestSince: Nullable(Type.String({ description: 'When the longest-waiting of them first failed (ISO time)' })),
+});
+
 export const GroupReport = Type.Object({
   name: Type.String(),
+  retries: RetryReport,
   consumers: Type.Array(ConsumerReport),
   pending: Type.Integer(),
   lag: Nullable(Type.Integer({ description: 'Entries in the stream the group has not been delivered yet (null when Redis cannot tell)' })),
@@ -42,6 +50,7 @@ export const StreamTotal = Type.Object({
   length: Type.Integer(),
   pending: Type.Integer(),
   lag: Nullable(Type.Integer()),
+  retrying: Type.Integer({ description: "Entries of the stream's group waiting for their next attempt" }),
   deadLetters: Type.Integer(),
 });
 export const OutboxReport = Type.Object({ unpublished: Type.Integer(), oldestUnpublishedAgeMs: Nullable(Type.Number()) });
@@ -75,6 +84,8 @@ async function streamReport(redis: Redis, stream: string, partition: number | nu
         return { name: consumer.name!, pending: Number(consumer.pending), idleMs: Number(consumer.idle) };
       });
       const pending = Number(info.pending);
+      const backlog = await retryBacklog(redis, { stream: key, group: name });
+      const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
       let oldestPendingIdleMs: number | null = null;
       if (pending > 0) {
         const [oldest] = (await redis.xpending(key, name, '-', '+', 1)) as [string, string, number, number][];
@@ -82,6 +93,7 @@ async function streamReport(redis: Redis, stream: string, partition: number | nu
       }
       return {
         name,
+        retries: { waiting: backlog.waiting, nextDueAt: iso(backlog.nextDueAt), oldestSince: iso(backlog.oldestSince) },
         consumers,
         pending,
         lag: info.lag === undefined || info.lag === null || info.lag === '' ? null : Number(info.lag),
@@ -122,6 +134,7 @@ export async function pipelineReport({ redis, db, prefix, partitions = 1 }: Pipe
       length: rows.reduce((sum, row) => sum + row.length, 0),
       pending: groups.reduce((sum, g) => sum + (g?.pending ?? 0), 0),
       lag: lags.some((lag) => lag === null) ? null : lags.reduce((sum: number, lag) => sum + lag!, 0),
+      retrying: groups.reduce((sum, g) => sum + (g?.retries.waiting ?? 0), 0),
       deadLetters: deadLetters.filter((d) => d.stream === deadLetterStream).reduce((sum, d) => sum + d.length, 0),
     };
   });
