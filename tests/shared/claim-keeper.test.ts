@@ -1,9 +1,8 @@
-import { afterAll, afterEach, describe, expect, it } from 'bun:test';
-import { createLogger } from '../../src/shared/runtime/log.ts';
-import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
-import { createConsumer, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
-import { captureLines } from '../helpers/log-capture.ts';
-import { connectRedis, deleteKeys, startPrivateRedis, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { describe, expect, it } from 'bun:test';
+import type { Redis } from '../../src/shared/runtime/redis.ts';
+import type { ConsumerSettings, MessageMeta } from '../../src/shared/streams/consumer.ts';
+import { consumerHarness } from '../helpers/consumer-harness.ts';
+import { connectRedis, startPrivateRedis } from '../helpers/redis.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -13,23 +12,9 @@ allowSlowTests();
  * A consumer keeps the entries it is working on (src/shared/streams/claim-keeper.ts): another
  * consumer of the group claims only a dead or silent consumer's entries, however slow the handler.
  */
-const prefix = uniquePrefix('claim-keeper');
-const admin = connectRedis();
-const logs = captureLines();
-const log = createLogger({ service: 'test', level: 'debug', destination: logs.stream });
+const harness = consumerHarness('claim-keeper');
+const { prefix, admin, logs } = harness;
 const GROUP = 'workers';
-
-const running: { consumer: Consumer; connections: Redis[] }[] = [];
-afterEach(async () => {
-  for (const { consumer, connections } of running.splice(0)) {
-    await consumer.stop(1000);
-    for (const connection of connections) connection.disconnect();
-  }
-});
-afterAll(async () => {
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
 
 let streamSeq = 0;
 const newStream = () => `${prefix}s${++streamSeq}`;
@@ -38,13 +23,9 @@ interface Msg {
   n: number;
 }
 
-function start(stream: string, consumerName: string, handle: (message: Msg, meta: MessageMeta) => Promise<void>, overrides: Partial<ConsumerSettings<Msg>> & { url?: string }) {
-  const url = overrides.url ?? TEST_REDIS_URL;
-  const redis = createRedis(url, { connectionName: `test-${consumerName}`, log });
-  const blockingRedis = createRedis(url, { connectionName: `test-${consumerName}-read`, log });
-  const consumer = createConsumer<Msg>({
-    redis,
-    blockingRedis,
+function start(stream: string, consumerName: string, handle: (message: Msg, meta: MessageMeta) => Promise<void>, { url, ...overrides }: Partial<ConsumerSettings<Msg>> & { url?: string }) {
+  return harness.start<Msg>(
+    {
     stream,
     group: GROUP,
     consumerName,
@@ -52,17 +33,15 @@ function start(stream: string, consumerName: string, handle: (message: Msg, meta
     deadLetterMaxLen: 1000,
     decode: (fields) => ({ n: Number(fields.n) }),
     handle,
-    log,
     concurrency: 4,
     batchSize: 10,
     blockMs: 100,
     claimIdleMs: 1000,
     maxDeliveries: 5,
     ...overrides,
-  });
-  running.push({ consumer, connections: [redis, blockingRedis] });
-  void consumer.start();
-  return consumer;
+    },
+    url,
+  );
 }
 
 const add = async (stream: string, n: number, redis: Redis = admin) => (await redis.xadd(stream, '*', 'n', String(n))) as string;

@@ -1,13 +1,10 @@
-import { afterAll, afterEach, describe, expect, it } from 'bun:test';
-import { createLogger } from '../../src/shared/runtime/log.ts';
-import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
-import { createConsumer, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
+import { describe, expect, it } from 'bun:test';
+import type { ConsumerSettings, MessageMeta } from '../../src/shared/streams/consumer.ts';
 import { retryBacklog } from '../../src/shared/streams/delayed-retries.ts';
 import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
 import { RetryLater } from '../../src/shared/streams/retry-later.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
-import { captureLines } from '../helpers/log-capture.ts';
-import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { consumerHarness } from '../helpers/consumer-harness.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -18,22 +15,8 @@ allowSlowTests();
  * handler, no pending entry) for its group's delayed set, comes back when due with its attempt count,
  * and is dead-lettered with every attempt's reason once the schedule is spent.
  */
-const prefix = uniquePrefix('retries');
-const admin = connectRedis();
-const logs = captureLines();
-const log = createLogger({ service: 'test', level: 'debug', destination: logs.stream });
-
-const running: { consumer: Consumer; connections: Redis[] }[] = [];
-afterEach(async () => {
-  for (const { consumer, connections } of running.splice(0)) {
-    await consumer.stop(1000);
-    for (const connection of connections) connection.disconnect();
-  }
-});
-afterAll(async () => {
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
+const harness = consumerHarness('retries');
+const { prefix, admin } = harness;
 
 let seq = 0;
 const names = () => ({ stream: `${prefix}s${++seq}`, dlq: `${prefix}s${seq}.dlq` });
@@ -45,11 +28,7 @@ function decode(fields: Record<string, string>) {
 }
 
 function start(stream: string, dlq: string, handle: (message: { n: number }, meta: MessageMeta) => Promise<void>, overrides: Partial<ConsumerSettings<{ n: number }>> = {}) {
-  const redis = createRedis(TEST_REDIS_URL, { connectionName: 'test-commands', log });
-  const blockingRedis = createRedis(TEST_REDIS_URL, { connectionName: 'test-blocking', log });
-  const consumer = createConsumer<{ n: number }>({
-    redis,
-    blockingRedis,
+  return harness.start<{ n: number }>({
     stream,
     group: 'workers',
     consumerName: `c-${Math.random().toString(36).slice(2, 6)}`,
@@ -57,7 +36,6 @@ function start(stream: string, dlq: string, handle: (message: { n: number }, met
     deadLetterMaxLen: 1000,
     decode,
     handle,
-    log,
     concurrency: 4,
     batchSize: 10,
     blockMs: 100,
@@ -67,9 +45,6 @@ function start(stream: string, dlq: string, handle: (message: { n: number }, met
     retryPollMs: 50,
     ...overrides,
   });
-  running.push({ consumer, connections: [redis, blockingRedis] });
-  void consumer.start();
-  return consumer;
 }
 
 const pending = async (stream: string, group = 'workers') => ((await admin.xpending(stream, group)) as [number])[0];
