@@ -7,7 +7,7 @@ import type { BatchItem, BatchResult } from '../shared/streams/consumer.ts';
 import { PoisonMessage } from '../shared/streams/poison-message.ts';
 import { chargeWithRetries, type ChargeDeps, type PaymentResult } from './charge.ts';
 import { readOrdersToCharge, type OrderToCharge } from './orders-to-charge.ts';
-import { recordOutcomes } from './record-outcome.ts';
+import { markPaymentRetrying, recordOutcomes } from './record-outcome.ts';
 
 /** Where a test can make the worker die, to prove a crash there loses nothing and charges once. */
 export type CrashPoint = Exclude<Config['testing']['crashAt'], 'none'>;
@@ -19,6 +19,11 @@ export interface PaymentHandlerDeps extends ChargeDeps {
   crash?: (point: CrashPoint) => void;
   /** Told about each outcome this worker recorded. */
   onOutcome?: (outcome: 'succeeded' | 'failed') => void;
+  /**
+   * How long an order whose charge failed may wait in Redis for its next scheduled attempt, at most
+   * (the schedule's longest step, jittered up, plus margin): the reconciler leaves it alone that long.
+   */
+  retryHoldMs?: number;
 }
 
 /**
@@ -62,6 +67,10 @@ export function createPaymentHandler(deps: PaymentHandlerDeps) {
       const event = paymentCompletedEvent({ id: orderId, requestId: orders.get(orderId)!.requestId }, attemptOf(outcome.value));
       announcements.push(firstOf.get(orderId)!.run(() => outbox.stage(Events.paymentCompleted, event)));
     }
+    // Orders whose charge failed wait in Redis for the retry schedule: say so in PostgreSQL, so the
+    // reconciler does not take their silence for a lost event and start their schedule over.
+    const waiting = [...charged].filter(([, outcome]) => outcome.status === 'rejected').map(([orderId]) => orderId);
+    if (waiting.length > 0 && deps.retryHoldMs) await markPaymentRetrying(sql, waiting, deps.retryHoldMs);
     const recorded = await outbox.written(announcements, { summary: 'INSERT payment_attempts outbox', operation: 'WITH' }, recordOutcomes(sql, outcomes, announcements));
     if (recorded.size > 0) outbox.kick();
     if (outcomes.length > 0) crash('after-commit');

@@ -45,3 +45,8 @@ export async function recordOutcomes(sql: Sql, outcomes: { orderId: string; resu
     select order_id from recorded`;
   return new Set(rows.map((row) => row.order_id));
 }
+
+/** Orders whose charge failed for now: their entries wait for the retry schedule until at most `holdMs` from now. */
+export async function markPaymentRetrying(sql: Sql, orderIds: readonly string[], holdMs: number): Promise<void> {
+  await sql`update orders set payment_retry_until = now() + make_interval(secs => ${holdMs / 1000}) where id = any(${orderIds}::uuid[]) and status = 'processing'`;
+}

@@ -56,6 +56,8 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
           if (result === 'error') metrics.gatewayErrors.inc();
         },
         onOutcome: (outcome) => metrics.payments.inc({ outcome }),
+        // The longest step, jittered up (+20 %), plus the mover's poll and a margin.
+        retryHoldMs: Math.max(...config.paymentRetryScheduleMs) * 1.2 + 10_000,
         // One budget for every replica: a provider's rate limit is per account, not per process.
         rateLimit:
           config.gatewayRateLimitPerS === undefined

@@ -65,6 +65,9 @@ describe('payments whose issuer times out for a while', () => {
     const waits = payment.lines.filter((line) => line.msg === 'handler failed; the entry waits for its next attempt');
     for (const id of flaky) expect(waits.filter((line) => line.order_id === id).map((line) => line.attempt)).toEqual([1, 2, 3]);
     expect(waits.every((line) => flaky.includes(line.order_id as string))).toBe(true);
+    // While they waited, PostgreSQL knew (the reconciler leaves such orders alone); the others never waited.
+    const marked = await pipeline.db.execute<{ id: string }>(sql`select id from orders where id = any(${sql.param(ids)}::uuid[]) and payment_retry_until is not null`);
+    expect(marked.map((row) => row.id).toSorted()).toEqual(flaky.toSorted());
   });
 
   it('come back on time after the worker was SIGKILLed while 100 of them waited', async () => {

@@ -85,6 +85,18 @@ describe('the outbox relay', () => {
 });
 
 describe('the reconciler', () => {
+  it('leaves alone an order whose payment waits in Redis for its next scheduled attempt, and re-emits it once that wait is over', async () => {
+    const [id] = await placeOrders(1);
+    await publishPending({ db: tdb.db, redis: publisher, streamPrefix: prefix });
+    await tdb.db.execute(sql`update orders set updated_at = now() - interval '5 minutes', payment_retry_until = now() + interval '10 minutes' where id = ${id}`);
+    await tdb.db.execute(sql`update outbox set created_at = now() - interval '5 minutes' where order_id = ${id}`);
+    // Silent for 5 minutes, but waiting for its retry: not lost, so no copy (a copy would start its schedule over).
+    expect((await reconcile(tdb.db, { olderThanMs: 60_000 })).orderPlaced).toBe(0);
+    // The wait is over and nothing happened (Redis lost the entry, say): now it is re-emitted.
+    await tdb.db.execute(sql`update orders set payment_retry_until = now() - interval '1 second' where id = ${id}`);
+    expect((await reconcile(tdb.db, { olderThanMs: 60_000 })).orderPlaced).toBe(1);
+  });
+
   it('re-emits orders.placed for an order stuck in processing, once per RECONCILE_AFTER_MS', async () => {
     const [id] = await placeOrders(1);
     await publishPending({ db: tdb.db, redis: publisher, streamPrefix: prefix });

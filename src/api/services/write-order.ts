@@ -113,6 +113,7 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
       createdAt: new Date(placed.created_at!),
       updatedAt: new Date(placed.updated_at!),
       notifiedAt: null,
+      paymentRetryUntil: null,
     },
     items: rows.map((row) => ({ orderId: order.orderId, menuItemId: row.menu_item_id, name: row.name!, quantity: row.quantity, unitPriceCents: row.price_cents! })),
   };

@@ -51,6 +51,9 @@ export const orders = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     // Set by the notify worker together with its `notifications` row.
     notifiedAt: timestamp('notified_at', { withTimezone: true, mode: 'date' }),
+    // Set when a charge failed and the order's entry waits in Redis for the retry schedule: until then
+    // the reconciler leaves the order alone (a copy would start the schedule over).
+    paymentRetryUntil: timestamp('payment_retry_until', { withTimezone: true, mode: 'date' }),
   },
   (table) => [
     check('orders_total_not_negative', sql`${table.totalCents} >= 0`),

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, lt, ne, notExists, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
 import { orders, outbox, paymentAttempts } from '../db/schema.ts';
 import { Events, type EventBase, type EventDefinition, type EventTrace } from './events.ts';
@@ -47,7 +47,16 @@ export async function reconcile(
     const stuck = await tx
       .select()
       .from(orders)
-      .where(and(isNull(orders.notifiedAt), eq(orders.status, 'processing'), lt(orders.updatedAt, cutoff), noRecentEvent(tx, Events.orderPlaced.type, cutoff)))
+      .where(
+        and(
+          isNull(orders.notifiedAt),
+          eq(orders.status, 'processing'),
+          lt(orders.updatedAt, cutoff),
+          // Not lost, only waiting in Redis for its next scheduled payment attempt.
+          or(isNull(orders.paymentRetryUntil), lt(orders.paymentRetryUntil, sql`now()`)),
+          noRecentEvent(tx, Events.orderPlaced.type, cutoff),
+        ),
+      )
       .limit(limit);
     if (stuck.length > 0) {
       const origins = await lastTraceContexts(tx, Events.orderPlaced.type, stuck.map((order) => order.id));

@@ -1,0 +1,2 @@
+-- The reconciler leaves an order alone while its payment waits in Redis for the retry schedule (see orders.payment_retry_until).
+ALTER TABLE "orders" ADD COLUMN "payment_retry_until" timestamp with time zone;
