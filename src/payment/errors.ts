@@ -30,3 +30,11 @@ export class CircuitOpen extends AppError {
     super(`Circuit breaker open; next trial in ${waitMs} ms`);
   }
 }
+
+/**
+ * The one gateway failure that pauses the payment consumer: the breaker is open, the gateway is down
+ * for every order. Any other failed charge is that order's, and waits for the retry schedule.
+ */
+export function pausesConsumer(error: unknown): boolean {
+  return error instanceof CircuitOpen;
+}

@@ -6,6 +6,7 @@ import type { Config } from '../shared/runtime/config.ts';
 import type { BatchItem, BatchResult } from '../shared/streams/consumer.ts';
 import { PoisonMessage } from '../shared/streams/poison-message.ts';
 import { chargeWithRetries, type ChargeDeps, type PaymentResult } from './charge.ts';
+import { pausesConsumer } from './errors.ts';
 import { readOrdersToCharge, type OrderToCharge } from './orders-to-charge.ts';
 import { markPaymentRetrying, recordOutcomes } from './record-outcome.ts';
 
@@ -67,9 +68,10 @@ export function createPaymentHandler(deps: PaymentHandlerDeps) {
       const event = paymentCompletedEvent({ id: orderId, requestId: orders.get(orderId)!.requestId }, attemptOf(outcome.value));
       announcements.push(firstOf.get(orderId)!.run(() => outbox.stage(Events.paymentCompleted, event)));
     }
-    // Orders whose charge failed wait in Redis for the retry schedule: say so in PostgreSQL, so the
-    // reconciler does not take their silence for a lost event and start their schedule over.
-    const waiting = [...charged].filter(([, outcome]) => outcome.status === 'rejected').map(([orderId]) => orderId);
+    // Orders whose charge failed wait in Redis for the retry schedule (not those the open breaker pauses:
+    // their entries stay pending here): say so in PostgreSQL, so the reconciler does not take their
+    // silence for a lost event and start their schedule over.
+    const waiting = [...charged].filter(([, outcome]) => outcome.status === 'rejected' && !pausesConsumer(outcome.reason)).map(([orderId]) => orderId);
     if (waiting.length > 0 && deps.retryHoldMs) await markPaymentRetrying(sql, waiting, deps.retryHoldMs);
     const recorded = await outbox.written(announcements, { summary: 'INSERT payment_attempts outbox', operation: 'WITH' }, recordOutcomes(sql, outcomes, announcements));
     if (recorded.size > 0) outbox.kick();

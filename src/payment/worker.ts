@@ -1,5 +1,5 @@
 import type { Config } from '../shared/runtime/config.ts';
-import { CircuitOpen } from './errors.ts';
+import { pausesConsumer } from './errors.ts';
 import { createRateLimiter } from '../shared/streams/rate-limiter.ts';
 import { Events, type OrderPlaced } from '../shared/pipeline/events.ts';
 import { reportBreakerState } from '../shared/ops/breakers.ts';
@@ -73,8 +73,7 @@ export function paymentWorker(config: Config, { gatewaySettings = config.gateway
       relay.kick();
       return {
         handleBatch,
-        // Only the open breaker pauses the consumer (the gateway is down for everyone); a charge that failed its retries follows the schedule.
-        isTransient: (error) => error instanceof CircuitOpen,
+        isTransient: pausesConsumer,
         // While the breaker is open, leave new orders in the stream.
         gate: () => breaker.waitMs(Date.now()),
         healthDetails: () => ({ breaker: breaker.state(Date.now()) }),

@@ -78,6 +78,16 @@ describe('loadConfig', () => {
     expect(settingKind('IDEMPOTENCY_KEY_TTL_HOURS')).toBe('plain');
   });
 
+  it('reads a retry schedule of whole milliseconds, and refuses anything else naming the setting', () => {
+    expect(loadConfig({}).paymentRetryScheduleMs).toEqual([1000, 5000, 30000, 120000, 600000]);
+    expect(loadConfig({ PAYMENT_RETRY_SCHEDULE_MS: ' 200, 400 ,800' }).paymentRetryScheduleMs).toEqual([200, 400, 800]);
+    for (const bad of ['1000,,5000', '0,100', '1s', '-5', '1.5', 'lots']) {
+      expect(() => loadConfig({ PAYMENT_RETRY_SCHEDULE_MS: bad })).toThrow(/PAYMENT_RETRY_SCHEDULE_MS/);
+    }
+    expect(() => loadConfig({ GATEWAY_RATE_LIMIT_PER_S: '0' })).toThrow(/GATEWAY_RATE_LIMIT_PER_S/);
+    expect(() => loadConfig({ DB_STATEMENT_TIMEOUT_MS: '10' })).toThrow(/DB_STATEMENT_TIMEOUT_MS/);
+  });
+
   it('refuses to keep idempotency keys for less than 24 hours', () => {
     expect(() => loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '1' })).toThrow(/IDEMPOTENCY_KEY_TTL_HOURS="1"/);
   });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'bun:test';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createRedis } from '../../src/shared/runtime/redis.ts';
 import { batchItem } from '../../src/shared/streams/batch-item.ts';
@@ -8,9 +8,9 @@ import { createConsumer, type BatchItem, type Consumer } from '../../src/shared/
 import { consumerSpans } from '../../src/shared/tracing/consumer-spans.ts';
 import { traceLogFields } from '../../src/shared/tracing/log-correlation.ts';
 import { startPublishSpan } from '../../src/shared/tracing/producer-spans.ts';
-import { startTracing } from '../../src/shared/tracing/tracing.ts';
 import { captureLines } from '../helpers/log-capture.ts';
 import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { idOf, inMemoryTracing } from '../helpers/in-memory-tracing.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -21,13 +21,7 @@ allowSlowTests();
  * processing hook defines it: with the tracing hook, the entry's span, so a handler parents its spans
  * and log lines in the entry's trace without importing anything of tracing.
  */
-const exporter = new InMemorySpanExporter();
-const tracing = startTracing({ enabled: true, serviceName: 'test', protocol: 'http/json', endpoint: 'http://unused' }, { exporter });
-const finished = async () => {
-  await tracing.flush();
-  return exporter.getFinishedSpans();
-};
-const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+const { exporter, tracing, finished } = inMemoryTracing();
 
 const prefix = uniquePrefix('item-context');
 const admin = connectRedis();
@@ -120,11 +114,10 @@ describe("a batch item's run", () => {
     expect(spans.find((span) => span.kind === SpanKind.PRODUCER)!.parentSpanContext?.spanId).toBe(idOf(entry!));
   });
 
-  it('just runs the work, returning what it returns, without a hook or with a hook that gives entries no context', () => {
+  it('just runs the work, returning what it returns, without a hook, or through the hook', () => {
     const meta = { id: '1-0', deliveries: 1 };
     expect(batchItem({ n: 1 }, meta).run(() => 42)).toBe(42);
     const bare = { process: <Result>(_entries: unknown, run: () => Promise<Result>) => run() };
-    expect(batchItem({ n: 1 }, meta, bare).run(() => 'done')).toBe('done');
     const within = { process: bare.process, within: <T>(entryId: string, work: () => T) => (entryId === meta.id ? work() : (undefined as T)) };
     expect(batchItem({ n: 1 }, meta, within).run(() => 'in context')).toBe('in context');
   });

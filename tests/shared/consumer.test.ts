@@ -1,33 +1,18 @@
-import { afterAll, afterEach, describe, expect, it } from 'bun:test';
+import { describe, expect, it } from 'bun:test';
 import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
-import { createLogger } from '../../src/shared/runtime/log.ts';
-import { createRedis, type Redis } from '../../src/shared/runtime/redis.ts';
-import { createConsumer, type BatchItem, type BatchResult, type Consumer, type ConsumerSettings, type MessageMeta } from '../../src/shared/streams/consumer.ts';
+import type { Redis } from '../../src/shared/runtime/redis.ts';
+import type { BatchItem, BatchResult, ConsumerSettings, MessageMeta } from '../../src/shared/streams/consumer.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
 import { trimAcknowledged } from '../../src/shared/streams/trim.ts';
-import { captureLines } from '../helpers/log-capture.ts';
-import { connectRedis, deleteKeys, startPrivateRedis, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { consumerHarness } from '../helpers/consumer-harness.ts';
+import { connectRedis, startPrivateRedis } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 
 allowSlowTests();
 
-const prefix = uniquePrefix('consumer');
-const admin = connectRedis();
-const logs = captureLines();
-const log = createLogger({ service: 'test', level: 'debug', destination: logs.stream });
-
-const running: { consumer: Consumer; connections: Redis[] }[] = [];
-afterEach(async () => {
-  for (const { consumer, connections } of running.splice(0)) {
-    await consumer.stop(1000);
-    for (const connection of connections) connection.disconnect();
-  }
-});
-afterAll(async () => {
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
+const harness = consumerHarness('consumer');
+const { prefix, admin, logs } = harness;
 
 let streamSeq = 0;
 function names() {
@@ -50,14 +35,10 @@ function start(
   stream: string,
   dlq: string,
   handler: ((message: Msg, meta: MessageMeta) => Promise<void>) | { handleBatch: (batch: BatchItem<Msg>[]) => Promise<BatchResult | void> },
-  overrides: Partial<ConsumerSettings<Msg>> & { url?: string } = {},
+  { url, ...overrides }: Partial<ConsumerSettings<Msg>> & { url?: string } = {},
 ) {
-  const url = overrides.url ?? TEST_REDIS_URL;
-  const redis = createRedis(url, { connectionName: 'test-commands', log });
-  const blockingRedis = createRedis(url, { connectionName: 'test-blocking', log });
-  const consumer = createConsumer<Msg>({
-    redis,
-    blockingRedis,
+  return harness.start<Msg>(
+    {
     stream,
     group: 'workers',
     consumerName: `c-${Math.random().toString(36).slice(2, 6)}`,
@@ -65,17 +46,15 @@ function start(
     deadLetterMaxLen: 1000,
     decode,
     ...(typeof handler === 'function' ? { handle: handler } : handler),
-    log,
     concurrency: 4,
     batchSize: 10,
     blockMs: 100,
     claimIdleMs: 200,
     maxDeliveries: 3,
     ...overrides,
-  });
-  running.push({ consumer, connections: [redis, blockingRedis] });
-  void consumer.start();
-  return consumer;
+    },
+    url,
+  );
 }
 
 async function add(stream: string, fields: Record<string, string>, redis: Redis = admin) {

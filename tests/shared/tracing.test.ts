@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { eq, sql } from 'drizzle-orm';
 import { outbox } from '../../src/shared/db/schema.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
@@ -10,28 +10,22 @@ import { reconcile } from '../../src/shared/pipeline/reconciler.ts';
 import { TOPOLOGY, streamKey } from '../../src/shared/pipeline/topology.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createRedis } from '../../src/shared/runtime/redis.ts';
-import { createConsumer, type ProcessedEntry } from '../../src/shared/streams/consumer.ts';
-import { consumerSpans, withEntryContext } from '../../src/shared/tracing/consumer-spans.ts';
+import { createConsumer, type BatchItem, type ProcessedEntry } from '../../src/shared/streams/consumer.ts';
+import { consumerSpans } from '../../src/shared/tracing/consumer-spans.ts';
 import { traceLogFields } from '../../src/shared/tracing/log-correlation.ts';
 import { withPipelineSpans } from '../../src/shared/tracing/redis-spans.ts';
-import { DISABLED_TRACING, startTracing, type Tracing } from '../../src/shared/tracing/tracing.ts';
+import { DISABLED_TRACING, type Tracing } from '../../src/shared/tracing/tracing.ts';
 import { createTestApp, postJson, readJson } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { captureLines } from '../helpers/log-capture.ts';
 import { connectRedis, deleteKeys, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { idOf, inMemoryTracing } from '../helpers/in-memory-tracing.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 allowSlowTests();
 
-// The real SDK with an in-memory exporter: what the processes do, minus the HTTP (tests/pipeline/tracing.test.ts has that).
-const exporter = new InMemorySpanExporter();
-const tracing = startTracing({ enabled: true, serviceName: 'test', protocol: 'http/json', endpoint: 'http://unused' }, { exporter });
-const finished = async () => {
-  await tracing.flush();
-  return exporter.getFinishedSpans();
-};
-const idOf = (span: ReadableSpan) => span.spanContext().spanId;
+const { exporter, tracing, finished } = inMemoryTracing();
 const traceparent = (span: ReadableSpan) => `00-${span.spanContext().traceId}-${idOf(span)}-01`;
 
 let tdb: TestDatabase;
@@ -117,7 +111,7 @@ describe('the consumer with a processing hook', () => {
     blockingRedis.disconnect();
   });
 
-  function consume(stream: string, handler: { handle: () => Promise<void> } | { handleBatch: (batch: { meta: { id: string } }[]) => Promise<{ failed: { id: string; error: unknown }[] }> }, seen: ProcessedEntry[][]) {
+  function consume(stream: string, handler: { handle: () => Promise<void> } | { handleBatch: (batch: BatchItem<Record<string, string>>[]) => Promise<{ failed: { id: string; error: unknown }[] }> }, seen: ProcessedEntry[][]) {
     const spans = consumerSpans(tracing, { stream: 'demo', destination: stream, group: 'g', consumer: 'c1', partition: null });
     return createConsumer({
       redis,
@@ -141,6 +135,7 @@ describe('the consumer with a processing hook', () => {
           seen.push([...entries]);
           return spans.process(entries, run);
         },
+        within: spans.within,
       },
     });
   }
@@ -159,7 +154,7 @@ describe('the consumer with a processing hook', () => {
       stream,
       {
         handleBatch: async (batch) => {
-          for (const { meta } of batch) withEntryContext(meta.id, () => traced.info({ entry: meta.id }, 'handled'));
+          for (const item of batch) item.run(() => traced.info({ entry: item.meta.id }, 'handled'));
           return { failed: [{ id: ids[1]!, error: new Error('no good') }] };
         },
       },

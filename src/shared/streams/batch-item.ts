@@ -43,7 +43,7 @@ export class ItemInContext<Message> implements BatchItem<Message> {
   }
 
   run<T>(work: () => T): T {
-    return this.#hook?.within ? this.#hook.within(this.meta.id, work) : work();
+    return this.#hook ? this.#hook.within(this.meta.id, work) : work();
   }
 }
 

@@ -15,7 +15,6 @@ export interface ProcessingHook {
   /**
    * Runs `work` in the context of the entry `entryId` of the call `process` is running, so what it
    * starts (spans, log lines) belongs to that entry; `BatchItem.run` calls it from inside the handler.
-   * A hook without one gives entries no context of their own: `work` just runs.
    */
-  within?<T>(entryId: string, work: () => T): T;
+  within<T>(entryId: string, work: () => T): T;
 }

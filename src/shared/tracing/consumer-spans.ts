@@ -136,7 +136,7 @@ export function consumerSpans(tracing: Tracing, options: ConsumerSpanOptions): C
 }
 
 /** The context of the entry `id` of the batch being processed (see consumerSpans), if tracing is on. */
-export function entryContext(id: string): Context | undefined {
+function entryContext(id: string): Context | undefined {
   return (context.active().getValue(ENTRY_CONTEXTS) as Map<string, Context> | undefined)?.get(id);
 }
 
@@ -144,7 +144,7 @@ export function entryContext(id: string): Context | undefined {
  * Runs `fn` in the entry's context, so its spans and log lines belong to that entry's trace; just runs
  * it when there is none. The hook's `within`; handlers reach it through `item.run(fn)`.
  */
-export function withEntryContext<T>(id: string, fn: () => T): T {
+function withEntryContext<T>(id: string, fn: () => T): T {
   const found = entryContext(id);
   return found ? context.with(found, fn) : fn();
 }

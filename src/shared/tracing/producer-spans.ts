@@ -58,20 +58,6 @@ export function startPublishSpan(tracing: Tracing, stream: string, { parent, roo
   };
 }
 
-/** Runs `write(traceparent)` inside a publish span (see startPublishSpan), which ends when it settles. */
-export async function withPublishSpan<T>(tracing: Tracing, stream: string, options: PublishOptions, write: (traceparent: string | undefined) => Promise<T>): Promise<T> {
-  if (!tracing.enabled) return write(undefined);
-  const publish = startPublishSpan(tracing, stream, options);
-  try {
-    const result = await context.with(publish.context, () => write(publish.traceparent));
-    publish.end();
-    return result;
-  } catch (error) {
-    publish.end(error);
-    throw error;
-  }
-}
-
 /** Ends a span, marking it failed (status, `error.type`, the exception as an event) when `error` is given. */
 export function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined) markFailed(span, error);
