@@ -6,6 +6,9 @@
  *      latency, errors and declines): a closed loop that saturates it, then the highest paced rate
  *      the pipeline keeps up with (bisection), then an open loop at half that rate for latency.
  *   3. pgbench with bench/pgbench/order.sql at the same concurrency, nothing else running: the ceiling.
+ *   Or alone, `--only retries` (bench/load/retry-comparison.ts): one open-loop rate twice, without
+ *   failures and with a flaky issuer whose orders wait in Redis through the retry schedule; the other
+ *   orders' to-paid percentiles of both runs and their ratio.
  *   Every spawned process's peak RSS (VmHWM) is read just before it stops.
  *
  * Closed and paced loops run with wrk when it is installed (`apt-get install -y wrk`), so the load
@@ -20,9 +23,16 @@
  *   bun run bench --only api --profile /tmp/prof # one phase (api or e2e), services under bun --cpu-prof
  *   bun run bench --smol                         # services under bun --smol (smaller heap)
  *   bun run bench --history 100000               # each database starts with 100,000 past orders, analyzed
+ *   bun run bench --only e2e --subscribers 1000  # the saturated run and the open loop again, each with 1,000
+ *                                                # GET /orders/{id}/events streams open, following its orders:
+ *                                                # throughput with and without, commit-to-stream, the API's RSS
+ *   bun run bench --only retries --rate 100 --duration 15 [--flaky-every 5 --flaky-calls 3 --retry-schedule 1000,2000,4000]
+ *   bun run bench --only e2e --provider stripe --provider-latency 300
+ *                                                # payments through the Stripe SDK at the sandbox; the highest
+ *                                                # rate kept up with at 0 ms and at 300 ms, and their ratio
  *
  * End-to-end latencies are read from the database timestamps (orders.created_at ->
- * payment_attempts.created_at -> notifications.created_at), not from polling.
+ * payment_attempts.created_at -> orders.notified_at, when the mail server took the e-mail), not from polling.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,16 +46,19 @@ import type { ServiceName } from '../scripts/lib/spawn-service.ts';
 import { builtinLoad } from './load/builtin-driver.ts';
 import { countCpu, type CpuUse } from './load/cpu-accounting.ts';
 import { countDatabaseWork, type DatabaseWork } from './load/database-work.ts';
-import { maxKeptRate } from './load/max-rate.ts';
+import { KEEP_UP, maxKeptRate } from './load/max-rate.ts';
 import type { LoadOutcome } from './load/load-outcome.ts';
 import { addHistory } from './load/history.ts';
 import { logToFile } from './load/log-to-file.ts';
 import { pgbenchCeiling } from './load/pgbench.ts';
 import { pipelineFigures, type PipelineFigures } from './load/pipeline-figures.ts';
 import { peakRssMb } from './load/process-memory.ts';
+import { compareRetries, retryComparisonText } from './load/retry-comparison.ts';
 import { printSummary, type Summary } from './load/summary.ts';
 import { findWrk, wrkLoad } from './load/wrk-driver.ts';
+import { startSubscribers } from './load/subscribers.ts';
 import { machine } from './machine.ts';
+import { spawnStripeSandbox } from '../scripts/lib/stripe-sandbox.ts';
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -57,6 +70,8 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     driver: { type: 'string', default: 'auto' },
     gateway: { type: 'string', default: 'zero' },
+    provider: { type: 'string', default: 'mock' },
+    'provider-latency': { type: 'string' },
     'payment-workers': { type: 'string', default: '1' },
     'log-level': { type: 'string', default: 'info' },
     'log-dir': { type: 'string' },
@@ -64,6 +79,11 @@ const { values } = parseArgs({
     only: { type: 'string' },
     smol: { type: 'boolean', default: false },
     history: { type: 'string', default: '0' },
+    subscribers: { type: 'string', default: '0' },
+    // --only retries: the flaky issuer, and the schedule its orders wait through (short, so a run ends soon).
+    'flaky-every': { type: 'string', default: '5' },
+    'flaky-calls': { type: 'string', default: '3' },
+    'retry-schedule': { type: 'string', default: '1000,2000,4000' },
   },
 });
 
@@ -72,12 +92,29 @@ const connections = Number(values.connections);
 const seconds = Number(values.duration);
 const warmupSeconds = Number(values.warmup);
 const GATEWAYS: Record<string, Record<string, string>> = {
-  zero: { GATEWAY_LATENCY_MS: '0', GATEWAY_ERROR_RATE: '0', GATEWAY_DECLINE_RATE: '0' },
-  realistic: { GATEWAY_LATENCY_MS: '30', GATEWAY_ERROR_RATE: '0.05', GATEWAY_DECLINE_RATE: '0.05' },
+  zero: { PAYMENT_PROVIDER: 'mock', GATEWAY_LATENCY_MS: '0', GATEWAY_ERROR_RATE: '0', GATEWAY_DECLINE_RATE: '0' },
+  realistic: { PAYMENT_PROVIDER: 'mock', GATEWAY_LATENCY_MS: '30', GATEWAY_ERROR_RATE: '0.05', GATEWAY_DECLINE_RATE: '0.05' },
 };
 const gateway = GATEWAYS[values.gateway];
 if (!gateway) throw new Error(`--gateway ${values.gateway}: expected ${Object.keys(GATEWAYS).join(' or ')}`);
-if (values.only && values.only !== 'api' && values.only !== 'e2e') throw new Error(`--only ${values.only}: expected api or e2e`);
+if (values.provider !== 'mock' && values.provider !== 'stripe') throw new Error(`--provider ${values.provider}: expected mock or stripe`);
+const providerLatencyMs = values['provider-latency'] === undefined ? undefined : Number(values['provider-latency']);
+if (providerLatencyMs !== undefined && !(providerLatencyMs >= 0)) throw new Error(`--provider-latency ${values['provider-latency']}: expected milliseconds`);
+
+/**
+ * The payment provider of a run, answering in `latencyMs` (+-50 %): the in-process mock, or the Stripe
+ * sandbox as a process of its own (its ledger in SQLite, webhooks off: the replies carry every outcome).
+ */
+async function providerFor(latencyMs: number): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
+  if (values.provider === 'mock') return { env: { ...gateway, GATEWAY_LATENCY_MS: String(latencyMs || gateway!.GATEWAY_LATENCY_MS) }, stop: async () => {} };
+  const sandbox = await spawnStripeSandbox({
+    STRIPE_SANDBOX_LATENCY_MS: String(Math.round(latencyMs / 2)),
+    STRIPE_SANDBOX_LATENCY_JITTER_MS: String(latencyMs),
+    STRIPE_SANDBOX_DB: join(logDir, `stripe-sandbox-${Date.now()}.sqlite`),
+  });
+  return { env: { PAYMENT_PROVIDER: 'stripe', STRIPE_API_URL: sandbox.url }, stop: () => sandbox.stop() };
+}
+if (values.only && !['api', 'e2e', 'retries'].includes(values.only)) throw new Error(`--only ${values.only}: expected api, e2e or retries`);
 if (!['auto', 'wrk', 'built-in', 'builtin'].includes(values.driver)) throw new Error(`--driver ${values.driver}: expected auto, wrk or built-in`);
 const wrk = values.driver === 'built-in' || values.driver === 'builtin' ? undefined : findWrk();
 if (values.driver === 'wrk' && !wrk) throw new Error('--driver wrk: wrk is not on the PATH (Debian: apt-get install -y wrk)');
@@ -89,15 +126,18 @@ interface Target {
   baseUrl: string;
   db: Database;
   pids: Record<string, number>;
+  /** The system's database, for a process of the bench's own (the subscribers). */
+  databaseUrl?: string;
 }
 
 /** Runs `body` on a fresh system with `services` started, then reads their peak RSS before they stop. */
-async function onFreshSystem<T>(label: string, services: ServiceName[], body: (target: Target) => Promise<T>) {
+async function onFreshSystem<T>(label: string, services: ServiceName[], body: (target: Target) => Promise<T>, { latencyMs = 0 } = {}) {
+  const provider = await providerFor(latencyMs);
   const system = await startSystem({
     label: `bench_${label}`,
     databaseServerUrl: config.database.url,
     redisUrl: config.redisUrl,
-    env: { LOG_LEVEL: values['log-level'], ...gateway },
+    env: { LOG_LEVEL: values['log-level'], ...gateway, ...provider.env },
     poolSize: 4,
     applicationName: 'bench',
     spawnService: logToFile(logDir, { profileDir: values.profile, smol: values.smol }),
@@ -108,11 +148,11 @@ async function onFreshSystem<T>(label: string, services: ServiceName[], body: (t
     const started = await Promise.all(services.map((name, i) => system.spawn(name, name === 'api' ? {} : { CONSUMER_NAME: `bench-${name}-${i}` })));
     const label = (name: ServiceName, i: number) => (services.filter((s) => s === name).length > 1 ? `${name} ${i}` : name);
     const pids = Object.fromEntries(started.map((service, i) => [label(service.name, i), service.proc.pid]));
-    const result = await body({ baseUrl: `http://127.0.0.1:${started[0]!.port}`, db: system.db, pids });
+    const result = await body({ baseUrl: `http://127.0.0.1:${started[0]!.port}`, db: system.db, pids, databaseUrl: system.database.url });
     const rssMb: Record<string, number | undefined> = {};
     for (const [name, pid] of Object.entries(pids)) rssMb[name] = await peakRssMb(pid);
     return { ...result, rssMb };
-  });
+  }).finally(() => provider.stop());
 }
 
 /** A run's load, what the pipeline did with it, and the CPU each process spent meanwhile. */
@@ -176,7 +216,7 @@ if (values.url) {
   summary.runs.push({ name: 'running system', ...(await measure({ baseUrl: values.url.replace(/\/$/, ''), db, pids: {} }, 'running system', { kind: 'closed' }, seconds, true)) });
   await close();
 }
-if (!values.url && values.only !== 'e2e') {
+if (!values.url && values.only !== 'e2e' && values.only !== 'retries') {
   const apiAlone = await onFreshSystem('api', ['api'], async (target) => {
     await warmUp(target, false);
     console.log(`api alone: ${closedMode}`);
@@ -186,15 +226,20 @@ if (!values.url && values.only !== 'e2e') {
   summary.runs.push({ name: 'api alone', ...apiAlone });
   for (const [name, mb] of Object.entries(apiAlone.rssMb)) summary.rssMb[`${name} (api alone)`] = mb;
 }
-if (!values.url && values.only !== 'api') {
+if (!values.url && values.only !== 'api' && values.only !== 'retries') {
   const services: ServiceName[] = ['api', ...Array.from({ length: Number(values['payment-workers']) }, () => 'payment' as const), 'notify'];
   // Each run on a fresh system: a run that fell behind leaves a backlog and a bloated outbox
   // behind it, which would slow whatever ran next on the same system.
-  const onPipeline = async (label: string, pace: Pace) => {
-    const run = await onFreshSystem('e2e', services, async (target) => {
-      await warmUp(target, true);
-      return measure(target, label, pace, seconds, true);
-    });
+  const onPipeline = async (label: string, pace: Pace, latencyMs = 0) => {
+    const run = await onFreshSystem(
+      'e2e',
+      services,
+      async (target) => {
+        await warmUp(target, true);
+        return measure(target, label, pace, seconds, true);
+      },
+      { latencyMs },
+    );
     for (const [name, mb] of Object.entries(run.rssMb)) {
       const key = `${name} (end to end)`;
       summary.rssMb[key] = Math.max(summary.rssMb[key] ?? 0, mb ?? Number.NaN);
@@ -204,6 +249,24 @@ if (!values.url && values.only !== 'api') {
   console.log(`end to end: ${closedMode}`);
   const saturated = await onPipeline('end to end', { kind: 'closed' });
   summary.runs.push({ name: 'end to end', ...saturated });
+  const subscriberCount = Number(values.subscribers);
+  /** A run as onPipeline's, on a fresh system, with `--subscribers` clients following its orders live (bench/load/subscribers.ts). */
+  const withStreams = async (name: string, pace: Pace) => {
+    console.log(`${name}, ${subscriberCount} streams open`);
+    const run = await onFreshSystem('e2e', services, async (target) => {
+      await warmUp(target, true);
+      const subscribers = startSubscribers({ baseUrl: target.baseUrl, databaseUrl: target.databaseUrl!, count: subscriberCount });
+      const measured = await measure({ ...target, pids: { ...target.pids, subscribers: subscribers.pid } }, name, pace, seconds, true);
+      return { ...measured, subscribers: await subscribers.stop() };
+    });
+    summary.runs.push({ name: `${name}, ${subscriberCount} streams`, ...run });
+    return run;
+  };
+  if (subscriberCount > 0) {
+    const followed = await withStreams('end to end', { kind: 'closed' });
+    const notified = (run: Measured) => run.pipeline!.notifiedPerSecondDuringLoad;
+    summary.subscribers = { saturated: { without: notified(saturated), with: notified(followed), figures: followed.subscribers }, apiRssMb: followed.rssMb.api };
+  }
   let rate = Number(values.rate);
   if (!values.rate) {
     console.log(`highest rate the pipeline keeps up with: ${wrk ? 'wrk paced' : 'built-in open loop'}, ${seconds} s per step, each on a fresh system`);
@@ -216,13 +279,61 @@ if (!values.url && values.only !== 'api') {
     summary.maximum = { rate: found.rate, steps: found.steps.map((step) => ({ rate: step.rate, kept: step.kept })) };
     summary.runs.push(...found.steps.map((step) => ({ ...measured.get(step.rate)!, name: `step ${step.rate}/s: ${step.kept ? 'kept up' : 'fell behind'}` })));
     rate = Math.max(1, Math.round(found.rate / 2));
+    if (providerLatencyMs !== undefined) {
+      // The same search with the provider taking its time: handlers wait on the network, not the CPU.
+      console.log(`the same, with the ${values.provider} provider answering in ${providerLatencyMs} ms`);
+      const slowSaturated = await onPipeline(`end to end, provider ${providerLatencyMs} ms`, { kind: 'closed' }, providerLatencyMs);
+      summary.runs.push({ name: `end to end, provider ${providerLatencyMs} ms`, ...slowSaturated });
+      const slowMeasured = new Map<number, Measured>();
+      const slow = await maxKeptRate(Math.min(slowSaturated.pipeline!.notifiedPerSecondDuringLoad, found.rate), Math.ceil(found.rate * 1.1) + 1, async (stepRate) => {
+        const step = await onPipeline(`${stepRate}/s, provider ${providerLatencyMs} ms`, { kind: 'paced', rate: stepRate }, providerLatencyMs);
+        slowMeasured.set(stepRate, step);
+        return { load: step.load, pipeline: step.pipeline! };
+        // Kept up: the same bound on the backlog, plus the slowest provider answer (latency +50 %) an order must wait for.
+      }, { keepUp: { ...KEEP_UP, toNotifiedP99Ms: KEEP_UP.toNotifiedP99Ms + providerLatencyMs * 1.5 } });
+      summary.withProviderLatency = { provider: values.provider, latencyMs: providerLatencyMs, rate: slow.rate, steps: slow.steps.map((step) => ({ rate: step.rate, kept: step.kept })) };
+      summary.runs.push(...slow.steps.map((step) => ({ ...slowMeasured.get(step.rate)!, name: `step ${step.rate}/s at ${providerLatencyMs} ms: ${step.kept ? 'kept up' : 'fell behind'}` })));
+    }
   }
   console.log(`${values.rate ? 'open loop' : 'half the maximum'}: built-in open loop, ${rate} orders/s, ${seconds} s`);
   summary.runs.push({ name: values.rate ? 'open loop' : 'half the maximum', ...(await onPipeline('open loop', { kind: 'open', rate })) });
+  if (summary.subscribers) {
+    // Where the pipeline keeps up, so a change's way to its stream is not a queue's.
+    const followed = await withStreams(values.rate ? 'open loop' : 'half the maximum', { kind: 'open', rate });
+    summary.subscribers.open = { rate, figures: followed.subscribers };
+    summary.subscribers.apiRssMb = Math.max(summary.subscribers.apiRssMb ?? 0, followed.rssMb.api ?? 0);
+  }
 }
 
-// With every system stopped, so pgbench and the services never compete for the cores.
-summary.pgbenchTps = await pgbenchCeiling(config.database.url, connections, Math.max(5, Math.round(seconds / 2)));
-await printSummary(summary, new URL('results/', import.meta.url));
+if (values.only === 'retries') {
+  const rate = Number(values.rate ?? 100);
+  const flaky = { every: Number(values['flaky-every']), calls: Number(values['flaky-calls']) };
+  const runs = await compareRetries({
+    databaseServerUrl: config.database.url,
+    redisUrl: config.redisUrl,
+    env: { LOG_LEVEL: values['log-level'], ...gateway },
+    spawnService: logToFile(logDir, { profileDir: values.profile, smol: values.smol }),
+    paymentWorkers: Number(values['payment-workers']),
+    rate,
+    seconds,
+    warmupSeconds,
+    flaky,
+    schedule: values['retry-schedule'],
+  });
+  const text = retryComparisonText(runs, [
+    `Retries on a schedule, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}`,
+    `open loop ${rate} orders/s for ${seconds} s per run, each on a fresh system; flaky issuer: every ${flaky.every}th order's first ${flaky.calls} calls fail;`,
+    `PAYMENT_RETRY_SCHEDULE_MS=${values['retry-schedule']}, RETRY_MAX_ATTEMPTS=1; "other orders": those isFlaky(id, ${flaky.every}) does not pick, in both runs`,
+  ].join('\n'));
+  console.log(`\n${text}\n`);
+  const stamp = new Date().toISOString().replaceAll(':', '-');
+  await Bun.write(new URL(`results/retries-${stamp}.json`, import.meta.url), `${JSON.stringify({ rate, seconds, flaky, schedule: values['retry-schedule'], runs }, null, 2)}\n`);
+  await Bun.write(new URL(`results/retries-${stamp}.md`, import.meta.url), `${text}\n`);
+  console.log(`results: bench/results/retries-${stamp}.json and .md`);
+} else {
+  // With every system stopped, so pgbench and the services never compete for the cores.
+  summary.pgbenchTps = await pgbenchCeiling(config.database.url, connections, Math.max(5, Math.round(seconds / 2)));
+  await printSummary(summary, new URL('results/', import.meta.url));
+}
 if (!values['log-dir']) rmSync(logDir, { recursive: true, force: true });
 else console.log(`logs: ${logDir}`);

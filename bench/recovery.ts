@@ -183,6 +183,7 @@ const system = await startSystem({
   env: {
     LOG_LEVEL: 'warn',
     CLAIM_IDLE_MS: String(claimIdleMs),
+    PAYMENT_PROVIDER: 'mock',
     GATEWAY_LATENCY_MS: String(gatewayLatencyMs),
     GATEWAY_ERROR_RATE: '0',
     GATEWAY_DECLINE_RATE: '0',

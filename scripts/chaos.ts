@@ -1,7 +1,9 @@
 /**
  * `bun run chaos [--orders N] [--kills K] [--rate R]`: places orders while killing workers and
- * cutting their connections, then checks from PostgreSQL and Redis that nothing was lost, charged
- * twice or notified twice. Exits 1 if any invariant fails.
+ * cutting their connections, with a mail server that greylists and a restaurant endpoint that fails,
+ * then checks from PostgreSQL, Redis and what the mail server and the endpoint received that nothing
+ * was lost, charged twice or e-mailed twice, and every paid order reached the restaurant. Exits 1 if
+ * any invariant fails.
  */
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';

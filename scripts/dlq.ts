@@ -1,7 +1,7 @@
 /**
  * `bun run dlq`: look at and repair the dead-letter streams.
- *   dlq list [stream] [--json]          newest first
- *   dlq show <id>
+ *   dlq list [stream] [--json]          newest first; an entry retried on a schedule: one line per failed attempt
+ *   dlq show <id>                       as JSON, its attempts included
  *   dlq replay <id> | --all [--stream S] [--dry-run]
  *   dlq purge <id> | --all [--stream S] --yes
  */
@@ -56,6 +56,8 @@ try {
       if (entries.length === 0) console.log('no dead-lettered entries');
       for (const e of entries) {
         console.log(`${e.id}  ${e.deadLetterStream}  from ${e.originalStream} ${e.originalId}  deliveries ${e.deliveries}  ${e.deadLetteredAt}\n    ${e.error}`);
+        // The retry schedule's history, one attempt a line, so a person reads when and why each failed.
+        for (const a of e.attempts ?? []) console.log(`    attempt ${a.attempt}  ${a.at}  ${a.reason}`);
       }
       break;
     }

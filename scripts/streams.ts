@@ -1,4 +1,4 @@
-/** `bun run streams [--json]`: every stream, its groups and consumers, dead letters and the outbox backlog. */
+/** `bun run streams [--json]`: every stream, its groups and consumers, dead letters, notifications waiting and failed per channel, and the outbox backlog. */
 import { parseArgs } from 'node:util';
 import { createDb } from '../src/shared/db/client.ts';
 import { pipelineReport } from '../src/shared/ops/stream-report.ts';
@@ -53,8 +53,11 @@ for (const stream of report.streams) {
 if (report.streams.some((stream) => stream.partition !== null)) {
   console.log('');
   for (const total of report.totals) {
-    console.log(`total ${total.stream} over ${total.partitions} partitions: length ${total.length}, pending ${total.pending}, lag ${total.lag ?? '?'}, retrying ${total.retrying}, dead letters ${total.deadLetters}`);
+    console.log(`total ${total.stream} for ${total.group} over ${total.partitions} partitions: length ${total.length}, pending ${total.pending}, lag ${total.lag ?? '?'}, retrying ${total.retrying}, dead letters ${total.deadLetters}`);
   }
 }
 console.log(`dead letters: ${report.deadLetters.map((d) => `${d.key} ${d.length}`).join(', ')}`);
+console.log(
+  `deliveries: ${report.deliveries.map((d) => `${d.channel} ${d.waiting} waiting${d.oldestWaitingSince ? ` (oldest since ${d.oldestWaitingSince})` : ''}, ${d.failed} failed`).join('; ')}`,
+);
 console.log(`outbox: ${report.outbox.unpublished} unpublished${report.outbox.unpublished > 0 ? `, oldest ${ms(Math.round(report.outbox.oldestUnpublishedAgeMs ?? 0))}` : ''}`);

@@ -41,6 +41,8 @@ const scripts: Record<string, string> = (await Bun.file(new URL('package.json', 
 const known = new Set([...Object.keys(EnvSchema.properties), ...Object.keys(TRACING_VARIABLES)]);
 const services = compose.services;
 const ours = ['migrate', 'api', 'payment', 'notify'];
+// The local stand-ins for the other sides of our boundaries.
+const localServers = ['stripe-sandbox', 'mail'];
 
 describe('compose.yaml', () => {
   it('runs PostgreSQL 16 and Redis 7 with persistence and health checks', () => {
@@ -91,6 +93,36 @@ describe('compose.yaml', () => {
       const port = loadConfig(services[name]!.environment).healthPort;
       expect(services[name]!.healthcheck.test.join(' ')).toContain(`:${port}/health`);
     }
+  });
+
+  it('pays through the Stripe sandbox, which signs its webhooks to the API with the secret the API checks', () => {
+    const { services: resolved } = composeWith({});
+    const sandbox = resolved['stripe-sandbox']!;
+    expect(sandbox.command).toEqual(['bun', 'run', 'stripe-sandbox']);
+    expect(Object.keys(scripts)).toContain('stripe-sandbox');
+    for (const name of ['api', 'payment']) {
+      const config = loadConfig(resolved[name]!.environment);
+      expect(config.payment.provider).toBe('stripe');
+      expect(config.stripe.apiUrl).toBe(`http://stripe-sandbox:${sandbox.environment.STRIPE_SANDBOX_PORT}`);
+      expect(config.stripe.webhookSecret).toBe(sandbox.environment.STRIPE_SANDBOX_WEBHOOK_SECRET);
+    }
+    const api = loadConfig(resolved.api!.environment);
+    expect(sandbox.environment.STRIPE_SANDBOX_WEBHOOK_URL).toBe(`http://api:${api.api.port}/webhooks/stripe`);
+    const { services: withSecret } = composeWith({ STRIPE_WEBHOOK_SECRET: 'whsec_from_the_operator' });
+    expect(withSecret['stripe-sandbox']!.environment.STRIPE_SANDBOX_WEBHOOK_SECRET).toBe('whsec_from_the_operator');
+    expect(withSecret.api!.environment.STRIPE_WEBHOOK_SECRET).toBe('whsec_from_the_operator');
+  });
+
+  it("sends the customers' e-mails to a mail catcher whose page is on the loopback interface, started before notify", () => {
+    const mail = services.mail!;
+    expect(mail.image).toMatch(/^maildev\/maildev:\d/);
+    expect(mail.ports).toEqual(['127.0.0.1:1080:1080']);
+    for (const name of ['notify', 'notify-cluster']) {
+      const config = loadConfig(services[name]!.environment);
+      expect(new URL(config.notify.email.smtpUrl).host).toBe('mail:1025');
+      expect(services[name]!.depends_on.mail.condition).toBe('service_started');
+    }
+    expect(loadConfig(composeWith({ SMTP_URL: 'smtp://relay.example:587' }).services.notify!.environment).notify.email.smtpUrl).toBe('smtp://relay.example:587');
   });
 
   it('lets the workers scale: no container names, no host ports', () => {
@@ -251,7 +283,7 @@ describe('compose.yaml, the cluster profile', () => {
     expect(inCluster.toSorted()).toEqual([...nodes, init, ...oursOnCluster].toSorted());
     for (const name of inCluster) expect(services[name]!.profiles).toEqual(['cluster']);
     const always = Object.entries(services).filter(([, service]) => !service.profiles).map(([name]) => name);
-    expect(always.toSorted()).toEqual(['postgres', 'redis', ...ours].toSorted());
+    expect(always.toSorted()).toEqual(['postgres', 'redis', ...ours, ...localServers].toSorted());
     // The default system stands alone: none of it waits for a profiled service.
     for (const name of always) for (const dependency of Object.keys(services[name]!.depends_on ?? {})) expect(always).toContain(dependency);
     // The same processes as the default system's, only configured for the cluster.

@@ -32,8 +32,8 @@ export async function addHistory(db: Database, orders: number): Promise<void> {
       select id, 'succeeded', 1, 'ch_history_' || replace(id::text, '-', ''), created_at from placed
     ),
     told as (
-      insert into notifications (order_id, event_id, recipient, outcome, request_id, created_at)
-      select id, gen_random_uuid(), 'history@example.com', 'succeeded', 'history', created_at from placed
+      insert into deliveries (order_id, channel, status, recipient, outcome, attempts, event_id, request_id, sent_at, created_at, updated_at)
+      select id, 'email', 'sent', 'history@example.com', 'succeeded', 1, gen_random_uuid(), 'history', created_at, created_at, created_at from placed
     )
     insert into outbox (event_id, event_type, stream, order_id, event, created_at, published_at)
     select gen_random_uuid(), e.type, e.stream, p.id, '{}'::jsonb, now() - interval '30 minutes', now() - interval '30 minutes'

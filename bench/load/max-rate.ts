@@ -34,7 +34,7 @@ export async function maxKeptRate(
   low: number,
   high: number,
   runAt: (rate: number) => Promise<{ load: LoadOutcome; pipeline: PipelineFigures }>,
-  { maxSteps = 5, resolution = 0.03 } = {},
+  { maxSteps = 5, resolution = 0.03, keepUp = KEEP_UP }: { maxSteps?: number; resolution?: number; keepUp?: KeepUp } = {},
 ): Promise<{ rate: number; steps: RateStep[] }> {
   const steps: RateStep[] = [];
   let kept = Math.floor(low);
@@ -42,7 +42,7 @@ export async function maxKeptRate(
   while (steps.length < maxSteps && notKept - kept > resolution * kept) {
     const rate = Math.round((kept + notKept) / 2);
     const { load, pipeline } = await runAt(rate);
-    const ok = keptUp(rate, load, pipeline);
+    const ok = keptUp(rate, load, pipeline, keepUp);
     steps.push({ rate, load, pipeline, kept: ok });
     console.log(`  ${rate} orders/s: ${Math.round(load.created / load.seconds)} accepted/s, to notified p99 ${pipeline.toNotifiedMs.p99.toFixed(0)} ms: ${ok ? 'kept up' : 'fell behind'}`);
     if (ok) kept = rate;
@@ -51,7 +51,7 @@ export async function maxKeptRate(
   if (!steps.some((step) => step.kept)) {
     // Nothing above `low` was kept: check `low` itself rather than assume it.
     const { load, pipeline } = await runAt(kept);
-    steps.push({ rate: kept, load, pipeline, kept: keptUp(kept, load, pipeline) });
+    steps.push({ rate: kept, load, pipeline, kept: keptUp(kept, load, pipeline, keepUp) });
   }
   return { rate: kept, steps };
 }

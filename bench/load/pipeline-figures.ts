@@ -25,7 +25,7 @@ export interface PipelineFigures {
 /**
  * Waits until every order placed in the window is notified (or `timeoutMs`), then reads each
  * journey from the database's own timestamps: orders.created_at -> payment_attempts.created_at ->
- * notifications.created_at, all stamped by PostgreSQL's clock. `emailLike` keeps only the bench's
+ * orders.notified_at (the e-mail delivery's sent_at), all stamped by PostgreSQL's clock. `emailLike` keeps only the bench's
  * orders when the system is shared (`--url`).
  */
 export async function pipelineFigures(db: Database, window: Window, { emailLike = 'bench%@example.com', timeoutMs = 180_000 } = {}): Promise<PipelineFigures> {
@@ -40,11 +40,10 @@ export async function pipelineFigures(db: Database, window: Window, { emailLike 
   }
   const rows = await db.execute<{ paid_ms: number | null; notified_ms: number | null; notified_at: string | null }>(sql`
     select extract(epoch from (p.created_at - o.created_at)) * 1000 as paid_ms,
-           extract(epoch from (n.created_at - o.created_at)) * 1000 as notified_ms,
-           n.created_at as notified_at
+           extract(epoch from (o.notified_at - o.created_at)) * 1000 as notified_ms,
+           o.notified_at as notified_at
     from orders o
     left join payment_attempts p on p.order_id = o.id
-    left join notifications n on n.order_id = o.id
     where ${mine}`);
   const seconds = (window.to.getTime() - window.from.getTime()) / 1000;
   const notifiedAt = rows.flatMap((r) => (r.notified_at === null ? [] : [new Date(r.notified_at).getTime()]));

@@ -2,6 +2,7 @@ import type { CpuUse } from './cpu-accounting.ts';
 import type { DatabaseWork } from './database-work.ts';
 import type { LoadOutcome } from './load-outcome.ts';
 import type { PipelineFigures } from './pipeline-figures.ts';
+import { subscriberGoalLines, type SubscribersRun } from './subscribers.ts';
 
 export interface RunFigures {
   name: string;
@@ -30,10 +31,14 @@ export interface Summary {
   pgbenchTps?: number;
   /** The highest paced rate the whole pipeline kept up with, and the steps that found it. */
   maximum?: { rate: number; steps: { rate: number; kept: boolean }[] };
+  /** The same search with the payment provider answering in `latencyMs`, against the one above (0 ms). */
+  withProviderLatency?: { provider: string; latencyMs: number; rate: number; steps: { rate: number; kept: boolean }[] };
+  /** `--subscribers`: the saturated end-to-end run again with that many order event streams open. */
+  subscribers?: SubscribersRun;
 }
 
 /** The issue's goals, checked against one run's figures on one machine (never in a test). */
-const GOALS = { apiAloneRatio: 0.6, endToEndRatio: 0.25, toNotifiedP99Ms: 100, rssMb: 150 };
+const GOALS = { apiAloneRatio: 0.6, endToEndRatio: 0.25, toNotifiedP99Ms: 100, rssMb: 150, slowProviderRatio: 0.8 };
 
 const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
 const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
@@ -96,6 +101,13 @@ function goals(s: Summary): string[] {
       `end to end, highest rate kept up with: ${s.maximum.rate} orders notified/s${verified ? '' : ' (NOT verified: no step kept up)'} = ${fmt(ratio, 2)} of pgbench (goal >= ${GOALS.endToEndRatio}: ${verdict(ratio === undefined ? undefined : ratio >= GOALS.endToEndRatio)}); steps ${s.maximum.steps.map((step) => `${step.rate} ${step.kept ? 'kept' : 'behind'}`).join(', ')}`,
     );
   }
+  if (s.maximum && s.withProviderLatency) {
+    const slow = s.withProviderLatency;
+    const ratio = s.maximum.rate > 0 ? slow.rate / s.maximum.rate : undefined;
+    lines.push(
+      `end to end with the ${slow.provider} provider answering in ${slow.latencyMs} ms: ${slow.rate} orders notified/s = ${fmt(ratio, 2)} of the rate at 0 ms (goal >= ${GOALS.slowProviderRatio}: ${verdict(ratio === undefined ? undefined : ratio >= GOALS.slowProviderRatio)}); steps ${slow.steps.map((step) => `${step.rate} ${step.kept ? 'kept' : 'behind'}`).join(', ')}`,
+    );
+  }
   const open = s.runs.find((r) => r.name === 'half the maximum' || r.name === 'open loop');
   if (open?.pipeline) {
     const p99 = open.pipeline.toNotifiedMs.p99;
@@ -103,6 +115,7 @@ function goals(s: Summary): string[] {
       `${open.name === 'open loop' ? '' : `${open.name}, `}${open.load.mode}: POST p50 / p99 ${fmt(open.load.latencyMs.p50)} / ${fmt(open.load.latencyMs.p99)} ms, to notified p50 / p99 ${fmt(open.pipeline.toNotifiedMs.p50)} / ${fmt(p99)} ms (goal p99 <= ${GOALS.toNotifiedP99Ms} ms: ${verdict(Number.isNaN(p99) ? undefined : p99 <= GOALS.toNotifiedP99Ms)})`,
     );
   }
+  lines.push(...subscriberGoalLines(s.subscribers));
   const rss = Object.entries(s.rssMb);
   if (rss.length > 0) {
     const worst = Math.max(...rss.map(([, mb]) => mb ?? Number.NaN));

@@ -1,11 +1,12 @@
 /**
  * A throwaway copy of the whole system, for tests, `bun run chaos` and `bun run bench`: a migrated,
- * seeded database of its own, its own stream prefix, and real api/payment/notify processes on free
- * ports, all gone again after stop().
+ * seeded database of its own, its own stream prefix, a mail server of its own (the customer e-mails
+ * land there), and real api/payment/notify processes on free ports, all gone again after stop().
  */
 import Redis from 'ioredis';
 import type { Database } from '../../src/shared/db/client.ts';
 import { deleteKeysWithPrefix } from '../../src/shared/runtime/redis.ts';
+import { startMailSink, type MailSink } from './mail-sink.ts';
 import { freePort, spawnService, type RunningService, type ServiceName } from './spawn-service.ts';
 import { createThrowawayDatabase, type ThrowawayDatabase } from './throwaway-database.ts';
 import { ServiceExitedEarly, waitUntilHealthy } from './wait-until-healthy.ts';
@@ -46,6 +47,8 @@ export interface System<Service extends RunningService = RunningService> extends
   database: ThrowawayDatabase;
   db: Database;
   prefix: string;
+  /** The system's SMTP server (SMTP_URL of every service): what the customers were sent, and how it answers. */
+  mail: MailSink;
   redisUrl: string;
   /** The environment for a service of this system: database, Redis, prefix, the caller's defaults, then `extra`. */
   env(extra?: Record<string, string>): Record<string, string>;
@@ -71,6 +74,7 @@ export async function startSystem<Service extends RunningService = RunningServic
     applicationName: options.applicationName,
   });
   const prefix = `${database.name.replaceAll('_', ':')}:`;
+  const mail = await startMailSink();
   const services: Service[] = [];
   let stopping: Promise<void> | undefined;
 
@@ -80,6 +84,7 @@ export async function startSystem<Service extends RunningService = RunningServic
     STREAM_PREFIX: prefix,
     // A worker started with env() alone picks a free health port instead of the fixed default.
     HEALTH_PORT: '0',
+    SMTP_URL: mail.url,
     ...options.env,
     ...extra,
   });
@@ -114,6 +119,7 @@ export async function startSystem<Service extends RunningService = RunningServic
     const failures: unknown[] = [];
     const attempt = (step: Promise<unknown>) => step.catch((error: unknown) => failures.push(error));
     await Promise.all(services.map((service) => attempt(stopGracefully(service, stopTimeoutMs))));
+    await attempt(mail.stop());
     if (keep) {
       await attempt(database.close());
     } else {
@@ -128,6 +134,7 @@ export async function startSystem<Service extends RunningService = RunningServic
     database,
     db: database.db,
     prefix,
+    mail,
     redisUrl,
     env,
     spawn,

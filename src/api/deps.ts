@@ -7,6 +7,8 @@ import type { ApiMetrics } from './metrics.ts';
 import type { Redis } from '../shared/runtime/redis.ts';
 import type { Tracing } from '../shared/tracing/tracing.ts';
 import type { OutboxWriter } from '../shared/pipeline/outbox-writer.ts';
+import type { OrderChanges } from '../shared/pipeline/order-changes.ts';
+import type { OrderFollowers } from './services/order-followers.ts';
 
 /** Everything the API needs from outside; main.ts builds it, tests build their own. */
 export interface AppDeps {
@@ -26,4 +28,8 @@ export interface AppDeps {
   shutdown?: ShutdownFlag;
   /** OpenTelemetry spans for requests and the order write; without it (or with it off) none. */
   tracing?: Tracing;
+  /** The open GET /orders/{id}/events streams of this process; without it that route answers 503. */
+  orderFollowers?: OrderFollowers;
+  /** Says which orders a request changed (the provider webhook), for every replica's streams; without it nothing is said. */
+  orderChanges?: OrderChanges;
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { SECONDS_BUCKETS, type MetricsRegistry } from '../shared/runtime/metrics.ts';
 
 /** The API's own metrics: HTTP requests and latency by route and status, and orders created. */
@@ -15,6 +15,13 @@ export function createApiMetrics(metrics: MetricsRegistry) {
       registers,
     }),
     ordersCreated: new Counter({ name: 'orders_created_total', help: 'Orders placed (idempotent replays not counted)', registers }),
+    orderEventStreams: new Gauge({ name: 'order_event_streams', help: 'GET /orders/{id}/events streams open in this process (at most SSE_MAX_CONNECTIONS)', registers }),
+    providerWebhooks: new Counter({
+      name: 'payment_provider_webhooks_total',
+      help: 'Verified Stripe webhook events by what they did: recorded, known, duplicate, ignored, pending',
+      labelNames: ['result'],
+      registers,
+    }),
   };
 }
 

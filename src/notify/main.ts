@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../shared/runtime/startup.ts';
 import { runWorker } from '../shared/worker/run-worker.ts';
-import { notifyWorker } from './worker.ts';
+import { notifyWorkers } from './worker.ts';
 
-runWorker(notifyWorker(loadConfigOrExit(Bun.env)));
+runWorker(...notifyWorkers(loadConfigOrExit(Bun.env)));

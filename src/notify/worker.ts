@@ -1,16 +1,52 @@
 import type { Config } from '../shared/runtime/config.ts';
+import type { MetricsRegistry } from '../shared/runtime/metrics.ts';
 import { Events, type PaymentCompleted } from '../shared/pipeline/events.ts';
+import type { RouteName } from '../shared/pipeline/topology.ts';
+import { createOrderChanges } from '../shared/pipeline/order-changes.ts';
 import type { WorkerDefinition } from '../shared/worker/run-worker.ts';
-import { createNotifyHandler } from './handler.ts';
+import type { Channel } from './channel.ts';
+import { createDeliveryHandler } from './delivery-handler.ts';
+import { createEmailChannel } from './email/email-channel.ts';
+import { createSmtpMailer } from './email/smtp-mailer.ts';
+import { createNotifyMetrics, type NotifyMetrics } from './metrics.ts';
+import { createWebhookChannel } from './webhook/webhook-channel.ts';
 
-/** The notification worker: `payment.completed` in, one notice per order out. */
-export function notifyWorker(config: Config): WorkerDefinition<PaymentCompleted> {
-  return {
+/**
+ * The notification worker: `payment.completed` in, the customer's e-mail and (when ORDER_WEBHOOK_URL
+ * is set) the restaurant's webhook out. One worker per channel, each its own consumer group with its
+ * own retry schedule, all in the one notify process: a restaurant endpoint that is down for a day
+ * never holds up a customer's e-mail.
+ */
+export function notifyWorkers(config: Config): WorkerDefinition<PaymentCompleted>[] {
+  // The channels share one set of metrics, registered once per process.
+  let metrics: NotifyMetrics | undefined;
+  const metricsOf = (registry: MetricsRegistry) => (metrics ??= createNotifyMetrics(registry));
+  const { email, webhook } = config.notify;
+  const currency = config.payment.currency;
+
+  const worker = (route: RouteName, retrySchedule: readonly number[], open: () => { channel: Channel; stop?: () => void }): WorkerDefinition<PaymentCompleted> => ({
     service: 'notify',
     config,
     defaultHealthPort: 3002,
     consumes: Events.paymentCompleted,
+    route,
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
-    setup: ({ db, log }) => ({ handleBatch: createNotifyHandler({ db, log }) }),
-  };
+    retrySchedule,
+    setup({ db, redis, log, metrics: registry }) {
+      const { channel, stop } = open();
+      return {
+        handleBatch: createDeliveryHandler({ db, log, channel, metrics: metricsOf(registry), orderChanges: createOrderChanges({ redis, prefix: config.streamPrefix, log }) }),
+        stop: async () => stop?.(),
+      };
+    },
+  });
+
+  const workers = [
+    worker('CustomerEmail', email.retryScheduleMs, () => {
+      const mailer = createSmtpMailer({ url: email.smtpUrl, from: email.from, timeoutMs: email.timeoutMs });
+      return { channel: createEmailChannel({ mailer, from: email.from, currency, timeoutMs: email.timeoutMs, retryScheduleMs: email.retryScheduleMs }), stop: () => mailer.close() };
+    }),
+  ];
+  if (webhook) workers.push(worker('RestaurantWebhook', webhook.retryScheduleMs, () => ({ channel: createWebhookChannel({ ...webhook, currency }) })));
+  return workers;
 }

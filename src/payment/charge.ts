@@ -5,9 +5,13 @@ import type { CircuitBreaker } from './breaker.ts';
 import type { ChargeRequest, PaymentGateway } from './gateway.ts';
 import { canRetry, nextDelay, type RetryOptions } from './retry.ts';
 
+import type { OutcomeSource } from '../shared/payments/payment-outcomes.ts';
+
 export type PaymentResult =
-  | { outcome: 'succeeded'; chargeId: string; attempts: number }
-  | { outcome: 'failed'; failureReason: string; attempts: number };
+  | { outcome: 'succeeded'; chargeId: string; attempts: number; source: OutcomeSource }
+  | { outcome: 'failed'; failureReason: string; attempts: number; source: OutcomeSource }
+  /** Not decided yet (the provider is `processing` it): not an outcome; the webhook or a later read brings it. */
+  | { outcome: 'pending'; intentId: string; attempts: number };
 
 export interface ChargeDeps {
   gateway: PaymentGateway;
@@ -19,10 +23,8 @@ export interface ChargeDeps {
   now: () => number;
   sleep: (ms: number) => Promise<unknown>;
   random: () => number;
-  /** Shared by every replica (GATEWAY_RATE_LIMIT_PER_S): each call waits for its turn; unset: no limit. */
-  rateLimit?: { acquire(): Promise<void> };
   /** Told about every gateway call (e.g. for metrics): how it went and how long it took. */
-  onGatewayCall?: (result: 'succeeded' | 'declined' | 'error', seconds: number) => void;
+  onGatewayCall?: (result: 'succeeded' | 'declined' | 'pending' | 'error', seconds: number) => void;
 }
 
 /**
@@ -34,7 +36,6 @@ export interface ChargeDeps {
  */
 export async function chargeWithRetries(deps: ChargeDeps, request: ChargeRequest): Promise<PaymentResult> {
   for (let attempt = 1; ; attempt++) {
-    await deps.rateLimit?.acquire();
     const permit = deps.breaker.tryAcquire(deps.now());
     if (!permit) throw new CircuitOpen(deps.breaker.waitMs(deps.now()));
     const started = performance.now();
@@ -44,9 +45,9 @@ export async function chargeWithRetries(deps: ChargeDeps, request: ChargeRequest
       const result = await withTimeout(deps.gateway.charge(request), deps.timeoutMs, 'gateway call');
       deps.onGatewayCall?.(result.status, seconds());
       deps.breaker.onResult(permit, true, deps.now());
-      return result.status === 'succeeded'
-        ? { outcome: 'succeeded', chargeId: result.chargeId, attempts: attempt }
-        : { outcome: 'failed', failureReason: result.reason, attempts: attempt };
+      if (result.status === 'succeeded') return { outcome: 'succeeded', chargeId: result.chargeId, attempts: attempt, source: result.source ?? 'reply' };
+      if (result.status === 'declined') return { outcome: 'failed', failureReason: result.reason, attempts: attempt, source: result.source ?? 'reply' };
+      return { outcome: 'pending', intentId: result.intentId, attempts: attempt };
     } catch (error) {
       deps.onGatewayCall?.('error', seconds());
       deps.breaker.onResult(permit, false, deps.now());

@@ -4,8 +4,8 @@ import { AppError } from '../shared/runtime/app-error.ts';
 export class GatewayTransientError extends AppError {
   readonly code = 'gateway_transient_error';
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, { retryAfterMs }: { retryAfterMs?: number } = {}) {
-    super(message);
+  constructor(message: string, { retryAfterMs, cause }: { retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
     this.retryAfterMs = retryAfterMs;
   }
 }

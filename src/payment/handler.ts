@@ -2,13 +2,16 @@ import type { Database } from '../shared/db/client.ts';
 import { Events, type OrderPlaced } from '../shared/pipeline/events.ts';
 import { paymentCompletedEvent } from '../shared/pipeline/order-events.ts';
 import type { OutboxWriter, StagedEvent } from '../shared/pipeline/outbox-writer.ts';
+import type { OrderChanges } from '../shared/pipeline/order-changes.ts';
 import type { Config } from '../shared/runtime/config.ts';
 import type { BatchItem, BatchResult } from '../shared/streams/consumer.ts';
 import { PoisonMessage } from '../shared/streams/poison-message.ts';
 import { chargeWithRetries, type ChargeDeps, type PaymentResult } from './charge.ts';
 import { pausesConsumer } from './errors.ts';
 import { readOrdersToCharge, type OrderToCharge } from './orders-to-charge.ts';
-import { markPaymentRetrying, recordOutcomes } from './record-outcome.ts';
+import { markPaymentRetrying } from './record-outcome.ts';
+import { recordOutcomes, type PaymentOutcome } from '../shared/payments/payment-outcomes.ts';
+import { RetryLater } from '../shared/streams/retry-later.ts';
 
 /** Where a test can make the worker die, to prove a crash there loses nothing and charges once. */
 export type CrashPoint = Exclude<Config['testing']['crashAt'], 'none'>;
@@ -25,6 +28,8 @@ export interface PaymentHandlerDeps extends ChargeDeps {
    * (the schedule's longest step, jittered up, plus margin): the reconciler leaves it alone that long.
    */
   retryHoldMs?: number;
+  /** Told which orders got their outcome, after the commit, for the API's live streams (GET /orders/{id}/events). */
+  orderChanges?: OrderChanges;
 }
 
 /**
@@ -54,27 +59,36 @@ export function createPaymentHandler(deps: PaymentHandlerDeps) {
     const settled = await Promise.allSettled(
       toCharge.map((order) => {
         const first = firstOf.get(order.id)!;
-        return first.run(() => chargeWithRetries({ ...deps, log: logOf(first) }, { orderId: order.id, amountCents: order.totalCents }));
+        return first.run(() =>
+          chargeWithRetries(
+            { ...deps, log: logOf(first) },
+            { orderId: order.id, amountCents: order.totalCents, paymentMethodId: order.paymentMethodId, orderCreatedAt: order.createdAt, intent: order.intent },
+          ),
+        );
       }),
     );
     const charged = new Map(toCharge.map((order, i) => [order.id, settled[i]!]));
     if (toCharge.length > 0) crash('after-charge');
 
-    const outcomes: { orderId: string; result: PaymentResult }[] = [];
+    const outcomes: PaymentOutcome[] = [];
     const announcements: StagedEvent[] = [];
     for (const [orderId, outcome] of charged) {
-      if (outcome.status !== 'fulfilled') continue;
-      outcomes.push({ orderId, result: outcome.value });
+      if (outcome.status !== 'fulfilled' || outcome.value.outcome === 'pending') continue;
+      outcomes.push({ orderId, ...outcome.value });
       const event = paymentCompletedEvent({ id: orderId, requestId: orders.get(orderId)!.requestId }, attemptOf(outcome.value));
       announcements.push(firstOf.get(orderId)!.run(() => outbox.stage(Events.paymentCompleted, event)));
     }
     // Orders whose charge failed wait in Redis for the retry schedule (not those the open breaker pauses:
     // their entries stay pending here): say so in PostgreSQL, so the reconciler does not take their
     // silence for a lost event and start their schedule over.
-    const waiting = [...charged].filter(([, outcome]) => outcome.status === 'rejected' && !pausesConsumer(outcome.reason)).map(([orderId]) => orderId);
+    // An intent the provider is still `processing` waits the same way: its webhook may well come first.
+    const waiting = [...charged]
+      .filter(([, outcome]) => (outcome.status === 'rejected' ? !pausesConsumer(outcome.reason) : outcome.value.outcome === 'pending'))
+      .map(([orderId]) => orderId);
     if (waiting.length > 0 && deps.retryHoldMs) await markPaymentRetrying(sql, waiting, deps.retryHoldMs);
     const recorded = await outbox.written(announcements, { summary: 'INSERT payment_attempts outbox', operation: 'WITH' }, recordOutcomes(sql, outcomes, announcements));
     if (recorded.size > 0) outbox.kick();
+    deps.orderChanges?.announce(recorded);
     if (outcomes.length > 0) crash('after-commit');
 
     const failed: NonNullable<BatchResult['failed']> = [];
@@ -88,6 +102,9 @@ export function createPaymentHandler(deps: PaymentHandlerDeps) {
         log.info({ status: order.status }, 'payment already recorded; nothing to do');
       } else if (outcome.status === 'rejected') {
         failed.push({ id: item.meta.id, error: outcome.reason });
+      } else if (outcome.value.outcome === 'pending') {
+        log.info({ intent_id: outcome.value.intentId }, 'the provider is still processing the payment; its webhook or a later read will record it');
+        failed.push({ id: item.meta.id, error: new RetryLater(`payment intent ${outcome.value.intentId} is processing at the provider`) });
       } else if (recorded.has(orderId) && !told.has(orderId)) {
         told.add(orderId);
         const result = outcome.value;
@@ -117,7 +134,7 @@ export function createPaymentHandler(deps: PaymentHandlerDeps) {
   };
 }
 
-function attemptOf(result: PaymentResult) {
+function attemptOf(result: Exclude<PaymentResult, { outcome: 'pending' }>) {
   return {
     outcome: result.outcome,
     attempts: result.attempts,

@@ -11,7 +11,7 @@ export function createPaymentMetrics({ registry }: MetricsRegistry) {
     payments: new Counter({ name: 'payments_total', help: 'Payment outcomes recorded', labelNames: ['outcome'], registers }),
     gatewayCalls: new Histogram({
       name: 'gateway_call_duration_seconds',
-      help: 'Payment gateway call latency by result (succeeded, declined, error)',
+      help: 'Payment gateway call latency by result (succeeded, declined, pending: the provider decides later, error)',
       labelNames: ['result'],
       buckets: SECONDS_BUCKETS,
       registers,

@@ -41,7 +41,7 @@ async function finalStates(pipeline: Pipeline) {
       (select count(*)::int from orders) as orders,
       (select count(*)::int from orders where status = 'processing' or notified_at is null) as unfinished,
       (select count(*)::int from (select idempotency_key from gateway_charges group by 1 having count(*) > 1) d) as "doubleCharged",
-      (select count(*)::int from (select order_id from notifications group by 1 having count(*) > 1) d) as "doubleNotified"`);
+      (select count(*)::int from (select order_id from deliveries where channel = 'email' group by 1 having count(*) > 1) d) as "doubleNotified"`);
   return row!;
 }
 
@@ -61,7 +61,7 @@ describe('the pipeline on a Redis Cluster with 6 partitions', () => {
       for (const { partition, key } of partitionKeys(pipeline.prefix, TOPOLOGY.OrderPlaced.stream, PARTITIONS)) {
         expect(Number(await pipeline.admin.xlen(key))).toBeGreaterThan(0);
         const slots = await Promise.all(
-          [TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.deadLetterStream, TOPOLOGY.PaymentCompleted.stream].map((stream) =>
+          [TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.deadLetterStream, TOPOLOGY.CustomerEmail.stream].map((stream) =>
             admin.cluster('KEYSLOT', `${pipeline.prefix}${stream}:{${partition}}`),
           ),
         );
@@ -150,7 +150,7 @@ describe('the pipeline on a Redis Cluster with 6 partitions', () => {
       what: 'nothing left pending for payment',
       timeoutMs: 30_000,
     });
-    await waitFor(async () => (await pipeline.pending(TOPOLOGY.PaymentCompleted.stream, TOPOLOGY.PaymentCompleted.group)) === 0, {
+    await waitFor(async () => (await pipeline.pending(TOPOLOGY.CustomerEmail.stream, TOPOLOGY.CustomerEmail.group)) === 0, {
       what: 'nothing left pending for notify',
       timeoutMs: 30_000,
     });

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { notifyWorker } from '../../src/notify/worker.ts';
+import { notifyWorkers } from '../../src/notify/worker.ts';
 import { paymentWorker } from '../../src/payment/worker.ts';
 import { loadConfig } from '../../src/shared/runtime/config.ts';
 import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { createLogger } from '../../src/shared/runtime/log.ts';
 import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
 import { createRedis } from '../../src/shared/runtime/redis.ts';
-import { createWorker } from '../../src/shared/worker/run-worker.ts';
+import { createWorker, createWorkers } from '../../src/shared/worker/run-worker.ts';
 import { BASE, get, readJson } from '../helpers/app.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -121,7 +121,7 @@ describe('malformed stream entries', () => {
     const log = createLogger({ service: 'fuzz', level: 'silent' });
     const connections = [0, 1, 2, 3].map((i) => createRedis(config.redisUrl, { connectionName: `fuzz-${i}`, log }));
     const payment = createWorker(paymentWorker(config), { db: pipeline.db, redis: connections[0]!, blockingRedis: connections[1]!, log, metrics: createMetricsRegistry('test') });
-    const notify = createWorker(notifyWorker(config), { db: pipeline.db, redis: connections[2]!, blockingRedis: connections[3]!, log, metrics: createMetricsRegistry('test') });
+    const notify = createWorkers(notifyWorkers(config), { db: pipeline.db, redis: connections[2]!, blockingRedis: connections[3]!, log, metrics: createMetricsRegistry('test') });
     void payment.consumer.start();
     void notify.consumer.start();
     try {
@@ -136,10 +136,10 @@ describe('malformed stream entries', () => {
           }
           return fields.length > 0 ? fields : ['empty', ''];
         }).map((fields) => pipeline.admin.xadd(pipeline.key(stream), '*', ...fields));
-      await Promise.all([...entries(TOPOLOGY.OrderPlaced.stream), ...entries(TOPOLOGY.PaymentCompleted.stream)]);
+      await Promise.all([...entries(TOPOLOGY.OrderPlaced.stream), ...entries(TOPOLOGY.CustomerEmail.stream)]);
 
       await waitFor(async () => (await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)).length === 50, { what: '50 payment dead letters' });
-      await waitFor(async () => (await pipeline.deadLetters(TOPOLOGY.PaymentCompleted.deadLetterStream)).length === 50, { what: '50 notify dead letters' });
+      await waitFor(async () => (await pipeline.deadLetters(TOPOLOGY.CustomerEmail.deadLetterStream)).length === 50, { what: '50 notify dead letters' });
       for (const letter of await pipeline.deadLetters(TOPOLOGY.OrderPlaced.deadLetterStream)) {
         expect(letter.originalStream).toBe(pipeline.key(TOPOLOGY.OrderPlaced.stream));
         expect(letter.error).toMatch(/invalid|does not exist/);
@@ -151,6 +151,7 @@ describe('malformed stream entries', () => {
       await payment.consumer.stop(1000);
       await notify.consumer.stop(1000);
       await payment.parts.stop?.();
+      for (const part of notify.parts) await part.stop?.();
       for (const connection of connections) connection.disconnect();
     }
   });

@@ -76,7 +76,7 @@ function orderFlow() {
   return { failures, stop: () => clearInterval(timer), placed: () => placed };
 }
 
-const lagAlert = (alerts: ActiveAlert[]) => alerts.find((a) => a.labels.alertname === 'StreamLagGrowing' && a.labels.group === 'notification-service');
+const lagAlert = (alerts: ActiveAlert[]) => alerts.find((a) => a.labels.alertname === 'StreamLagGrowing' && a.labels.group === 'notify-email');
 
 describe.skipIf(!havePrometheus)('the alert rules in a real Prometheus scraping the real processes', () => {
   it('scrapes every process, and every dashboard query runs', async () => {
@@ -117,7 +117,7 @@ describe.skipIf(!havePrometheus)('the alert rules in a real Prometheus scraping 
       const firing = await waitFor(async () => {
         const alert = lagAlert(await prom.alerts());
         return alert?.state === 'firing' && alert;
-      }, { what: 'StreamLagGrowing firing for notification-service', timeoutMs: 30_000, intervalMs: 250 });
+      }, { what: 'StreamLagGrowing firing for notify-email', timeoutMs: 30_000, intervalMs: 250 });
       expect(firing.labels).toMatchObject({ stream: 'payment.completed', severity: 'warning' });
       expect(Number(firing.value)).toBeGreaterThan(0);
       expect(firing.annotations.runbook).toBe('docs/operating.md#streamlaggrowing');

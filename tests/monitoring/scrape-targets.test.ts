@@ -61,7 +61,7 @@ describe('the processes Prometheus scrapes', () => {
     const text = await (await fetch(url(services[0]!, '/metrics'))).text();
     const sample = (name: string, labels: string) => Number(text.match(new RegExp(`^${name}\\{${labels}[^}]*\\} (\\S+)$`, 'm'))?.[1]);
     expect(sample('stream_group_active_consumers', 'stream="orders.placed",group="payment-service"')).toBe(1);
-    expect(sample('stream_group_active_consumers', 'stream="payment.completed",group="notification-service"')).toBe(1);
+    expect(sample('stream_group_active_consumers', 'stream="payment.completed",group="notify-email"')).toBe(1);
     expect(sample('stream_group_oldest_pending_seconds', 'stream="orders.placed",group="payment-service"')).toBe(0);
     expect(sample('outbox_oldest_unpublished_seconds', '')).toBe(0);
   });

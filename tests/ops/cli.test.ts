@@ -62,16 +62,22 @@ describe('bun run streams', () => {
     expect(placed.length).toBeGreaterThan(0);
     expect(placed.groups[0]).toMatchObject({ name: TOPOLOGY.OrderPlaced.group, pending: 0, lag: 0 });
     expect(placed.groups[0].consumers.map((c: { name: string }) => c.name)).toContain('payment-ops');
-    expect(report.deadLetters.map((d: { stream: string }) => d.stream)).toEqual(['payment.dlq', 'notify.dlq']);
+    expect(report.deadLetters.map((d: { stream: string }) => d.stream)).toEqual(['payment.dlq', 'notify.dlq', 'webhook.dlq']);
     expect(report.outbox).toEqual({ unpublished: 0, oldestUnpublishedAgeMs: null });
+    // The order's e-mail went out: nothing waits or failed on either channel.
+    expect(report.deliveries).toEqual([
+      { channel: 'email', waiting: 0, failed: 0, oldestWaitingSince: null },
+      { channel: 'webhook', waiting: 0, failed: 0, oldestWaitingSince: null },
+    ]);
   });
 
   it('prints a table for people', async () => {
     const { code, stdout } = await cli(['streams']);
     expect(code).toBe(0);
     expect(stdout).toContain('STREAM');
-    expect(stdout).toContain(pipeline.key(TOPOLOGY.PaymentCompleted.stream));
-    expect(stdout).toContain('notification-service');
+    expect(stdout).toContain(pipeline.key(TOPOLOGY.CustomerEmail.stream));
+    expect(stdout).toContain('notify-email');
+    expect(stdout).toMatch(/^deliveries: email 0 waiting, 0 failed; webhook 0 waiting, 0 failed$/m);
     expect(stdout).toMatch(/outbox: \d+ unpublished/);
   });
 });

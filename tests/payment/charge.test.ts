@@ -37,7 +37,7 @@ describe('charging through the breaker with retries', () => {
     const gateway = scriptedGateway(['never', { status: 'succeeded', chargeId: 'ch_1' }]);
     const results: string[] = [];
     const result = await chargeWithRetries(deps(gateway, { onGatewayCall: (r) => results.push(r) }), { orderId: 'order-1', amountCents: 100 });
-    expect(result).toEqual({ outcome: 'succeeded', chargeId: 'ch_1', attempts: 2 });
+    expect(result).toEqual({ outcome: 'succeeded', chargeId: 'ch_1', attempts: 2, source: 'reply' });
     expect(results).toEqual(['error', 'succeeded']);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq, sql } from 'drizzle-orm';
-import { createMockGateway } from '../../src/payment/gateway.ts';
+import { createMockGateway } from '../../src/payment/mock-gateway.ts';
 import { gatewayCharges } from '../../src/shared/db/schema.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 

@@ -11,7 +11,7 @@ import { allowSlowTests } from '../helpers/slow.ts';
 allowSlowTests(150_000);
 
 describe('a short chaos run (bun run chaos, smaller)', () => {
-  it('loses no order, charges none twice and notifies none twice while workers are killed and connections cut', async () => {
+  it('loses no order, charges none twice, e-mails each customer once and reaches the restaurant for every paid order, while workers are killed, connections cut, the payment provider fails and answers late, the mail server greylists and the endpoint fails', async () => {
     const report = await runChaos({
       orders: 300,
       kills: 4,
@@ -24,6 +24,8 @@ describe('a short chaos run (bun run chaos, smaller)', () => {
     expect(report.accepted).toBe(300);
     const failed = report.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.line);
     expect(failed).toEqual([]);
-    expect(report.invariants).toHaveLength(8);
+    expect(report.invariants).toHaveLength(11);
+    // Charges are counted at the provider (the Stripe sandbox, faults on), not in our tables.
+    expect(report.invariants.some((invariant) => invariant.line.includes('charged more than once, counted at the provider'))).toBe(true);
   });
 });

@@ -57,9 +57,9 @@ describe('poison entries', () => {
   });
 
   it('go to notify.dlq likewise', async () => {
-    await pipeline.admin.xadd(pipeline.key(TOPOLOGY.PaymentCompleted.stream), '*', 'type', 'PaymentCompleted', 'outcome', 'maybe');
+    await pipeline.admin.xadd(pipeline.key(TOPOLOGY.CustomerEmail.stream), '*', 'type', 'PaymentCompleted', 'outcome', 'maybe');
     const [letter] = await waitFor(async () => {
-      const found = await pipeline.deadLetters(TOPOLOGY.PaymentCompleted.deadLetterStream);
+      const found = await pipeline.deadLetters(TOPOLOGY.CustomerEmail.deadLetterStream);
       return found.length === 1 && found;
     }, { what: 'the notify dead letter' });
     expect(letter!.error).toContain('PaymentCompleted event invalid');
@@ -76,25 +76,26 @@ describe('replayed events', () => {
     expect(settled).toEqual({ status: 'paid', charges: 1, attempts: 1, notifications: 1 });
 
     const placed = (await entryFor(TOPOLOGY.OrderPlaced.stream, id))!;
-    const completed = (await entryFor(TOPOLOGY.PaymentCompleted.stream, id))!;
+    const completed = (await entryFor(TOPOLOGY.CustomerEmail.stream, id))!;
     for (let i = 0; i < 3; i++) {
       await pipeline.admin.xadd(pipeline.key(TOPOLOGY.OrderPlaced.stream), '*', ...recordToFields(placed));
-      await pipeline.admin.xadd(pipeline.key(TOPOLOGY.PaymentCompleted.stream), '*', ...recordToFields(completed));
+      await pipeline.admin.xadd(pipeline.key(TOPOLOGY.CustomerEmail.stream), '*', ...recordToFields(completed));
     }
     await payment.waitForLine((l) => l.order_id === id && l.msg === 'payment already recorded; nothing to do', 'the replay to be ignored');
-    await notify.waitForLine((l) => l.order_id === id && l.msg === 'customer already notified; nothing to do', 'the replay to be ignored');
+    await notify.waitForLine((l) => l.order_id === id && l.msg === 'already delivered; nothing to do', 'the replay to be ignored');
     await waitFor(
-      async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) + (await pipeline.pending(TOPOLOGY.PaymentCompleted.stream, TOPOLOGY.PaymentCompleted.group)) === 0,
+      async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) + (await pipeline.pending(TOPOLOGY.CustomerEmail.stream, TOPOLOGY.CustomerEmail.group)) === 0,
       { what: 'replays acknowledged' },
     );
 
     expect(await pipeline.orderState(id)).toEqual(settled);
     const events = await pipeline.db.select().from(outbox).where(and(eq(outbox.orderId, id), eq(outbox.eventType, 'PaymentCompleted')));
     expect(events).toHaveLength(1);
-    // The notice is logged after its commit: wait for it, then make sure the replay added none.
-    await notify.waitForLine((l) => l.order_id === id && String(l.msg).startsWith('customer notified'), 'the notice');
-    const notices = notify.lines.filter((l) => l.order_id === id && String(l.msg).startsWith('customer notified'));
+    // The e-mail is logged after its commit: wait for it, then make sure the replay added none, at the mail server too.
+    await notify.waitForLine((l) => l.order_id === id && l.msg === 'delivered', 'the e-mail');
+    const notices = notify.lines.filter((l) => l.order_id === id && l.msg === 'delivered');
     expect(notices).toHaveLength(1);
+    expect(pipeline.system.mail.accepted.filter((mail) => mail.to.includes('replay@example.com'))).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { eq, sql } from 'drizzle-orm';
-import { notifications, orders } from '../../src/shared/db/schema.ts';
+import { deliveries, orders } from '../../src/shared/db/schema.ts';
 import { Events } from '../../src/shared/pipeline/events.ts';
 import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { fieldsToRecord } from '../../src/shared/streams/stream-id.ts';
@@ -64,11 +64,13 @@ describe('an order through all three processes', () => {
       service.waitForLine((line) => line.request_id === 'e2e-follow-1' && line.msg === msg, `${msg} for e2e-follow-1`, 5_000);
     await withRequest(api, 'order placed');
     await withRequest(payment, 'payment recorded');
-    const notified = await withRequest(notify, 'customer notified: payment received');
-    expect(notified).toMatchObject({ service: 'notify', order_id: placed.id, outcome: 'succeeded', email: 'e2e@example.com' });
+    const notified = await withRequest(notify, 'delivered');
+    expect(notified).toMatchObject({ service: 'notify', order_id: placed.id, channel: 'email' });
 
-    const [row] = await pipeline.db.select().from(notifications).where(eq(notifications.orderId, placed.id));
-    expect(row).toMatchObject({ recipient: 'e2e@example.com', outcome: 'succeeded', requestId: 'e2e-follow-1', channel: 'email' });
+    const [row] = await pipeline.db.select().from(deliveries).where(eq(deliveries.orderId, placed.id));
+    expect(row).toMatchObject({ recipient: 'e2e@example.com', outcome: 'succeeded', requestId: 'e2e-follow-1', channel: 'email', status: 'sent', attempts: 1 });
+    // The customer's receipt reached the system's mail server.
+    expect(pipeline.system.mail.accepted.filter((mail) => mail.to.includes('e2e@example.com'))).toHaveLength(1);
   });
 
   it('writes stream entries that read plainly in redis-cli', async () => {
@@ -93,7 +95,9 @@ describe('an order through all three processes', () => {
       expect(order.status).toBe('payment_failed');
       expect(order.payment.outcome).toBe('failed');
       expect(['card_declined', 'insufficient_funds', 'expired_card']).toContain(order.payment.failureReason);
-      await notify.waitForLine((l) => l.order_id === placed.id && l.msg === 'customer notified: payment failed', 'the failure notice');
+      await notify.waitForLine((l) => l.order_id === placed.id && l.msg === 'delivered', 'the failure notice');
+      const [mail] = await Promise.all(pipeline.system.mail.accepted.filter((m) => m.to.includes('declined@example.com')).map((m) => m.parsed()));
+      expect(mail!.subject).toBe(`Payment failed for your order ${placed.id}`);
     } finally {
       await declining.stop();
       payment = spawnService('payment', pipeline.env({ CONSUMER_NAME: 'payment-e2e' }));
@@ -127,17 +131,17 @@ describe('an order through all three processes', () => {
     expect(paymentText).toMatch(/^circuit_breaker_state\{service="payment"\} 0$/m);
     expect(paymentText).toMatch(/^stream_group_pending\{stream="orders\.placed",group="payment-service",service="payment"\} \d+$/m);
     const notifyText = await (await fetch(`http://127.0.0.1:${await healthPort(notify)}/metrics`)).text();
-    expect(notifyText).toMatch(/^stream_entries_processed_total\{stream="payment\.completed",group="notification-service",service="notify"\} [1-9]/m);
+    expect(notifyText).toMatch(/^stream_entries_processed_total\{stream="payment\.completed",group="notify-email",service="notify"\} [1-9]/m);
     const apiText = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     expect(apiText).toMatch(/^orders_created_total\{service="api"\} [1-9]/m);
     expect(apiText).toMatch(/^outbox_unpublished\{service="api"\} \d+$/m);
     expect(apiText).toMatch(/^dead_letter_stream_length\{stream="payment\.dlq",service="api"\} 0$/m);
-    expect(apiText).toMatch(/^stream_group_lag\{stream="payment\.completed",group="notification-service",service="api"\} \d+$/m);
+    expect(apiText).toMatch(/^stream_group_lag\{stream="payment\.completed",group="notify-email",service="api"\} \d+$/m);
   });
 
   it('leaves nothing pending once the orders are done', async () => {
     await waitFor(
-      async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) + (await pipeline.pending(TOPOLOGY.PaymentCompleted.stream, TOPOLOGY.PaymentCompleted.group)) === 0,
+      async () => (await pipeline.pending(TOPOLOGY.OrderPlaced.stream, TOPOLOGY.OrderPlaced.group)) + (await pipeline.pending(TOPOLOGY.CustomerEmail.stream, TOPOLOGY.CustomerEmail.group)) === 0,
       { what: 'no pending entries' },
     );
     const [unpublished] = await pipeline.db.execute<{ n: number }>(sql`select count(*)::int as n from outbox where published_at is null`);

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { createNotifyHandler } from '../../src/notify/handler.ts';
+import { createDeliveryHandler } from '../../src/notify/delivery-handler.ts';
+import { createEmailChannel } from '../../src/notify/email/email-channel.ts';
+import { createSmtpMailer } from '../../src/notify/email/smtp-mailer.ts';
+import { createNotifyMetrics } from '../../src/notify/metrics.ts';
 import { CircuitBreaker } from '../../src/payment/breaker.ts';
-import { createMockGateway } from '../../src/payment/gateway.ts';
+import { createMockGateway } from '../../src/payment/mock-gateway.ts';
 import { createPaymentHandler } from '../../src/payment/handler.ts';
 import { createDb, type DbHandle } from '../../src/shared/db/client.ts';
 import type { OrderPlaced, PaymentCompleted } from '../../src/shared/pipeline/events.ts';
@@ -13,6 +16,8 @@ import { createLogger } from '../../src/shared/runtime/log.ts';
 import type { BatchItem } from '../../src/shared/streams/consumer.ts';
 import { batchItem } from '../../src/shared/streams/batch-item.ts';
 import { workerDbOptions } from '../../src/shared/worker/run-worker.ts';
+import { createMetricsRegistry } from '../../src/shared/runtime/metrics.ts';
+import { startMailSink, type MailSink } from '../../scripts/lib/mail-sink.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 
@@ -21,14 +26,17 @@ allowSlowTests();
 let tdb: TestDatabase;
 // The workers' pool, as runWorker builds it, on one session: every plan it caches is on that session.
 let pool: DbHandle;
+let mail: MailSink;
 
 beforeAll(async () => {
   tdb = await createTestDatabase('orders_by_pk');
   pool = createDb(tdb.url, { ...workerDbOptions(loadConfig({}), 'payment'), max: 1 });
+  mail = await startMailSink();
 });
 afterAll(async () => {
   await pool.close();
   await tdb.drop();
+  await mail.stop();
 });
 
 const log = createLogger({ service: 'test', level: 'silent' });
@@ -60,7 +68,9 @@ describe('the payment and notify workers on a young database', () => {
       sleep: Bun.sleep,
       random: Math.random,
     });
-    const notify = createNotifyHandler({ db: pool.db, log });
+    const mailer = createSmtpMailer({ url: mail.url, from: 'orders@example.com', timeoutMs: 5000 });
+    const channel = createEmailChannel({ mailer, from: 'orders@example.com', currency: 'usd', timeoutMs: 5000, retryScheduleMs: [1000] });
+    const notify = createDeliveryHandler({ db: pool.db, log, channel, metrics: createNotifyMetrics(createMetricsRegistry('test')) });
     const before = await ordersScans();
 
     // A dozen batches: PostgreSQL caches a generic plan after five runs of a prepared statement,
@@ -91,6 +101,7 @@ describe('the payment and notify workers on a young database', () => {
     expect(after.unfinished - before.unfinished).toBe(0);
     expect(after.pkey - before.pkey).toBeGreaterThan(0);
 
+    mailer.close();
     const [state] = await tdb.db.execute<{ unpaid: number; unnotified: number }>(sql`
       select count(*) filter (where status = 'processing')::int as unpaid, count(*) filter (where notified_at is null)::int as unnotified from orders`);
     expect(state).toEqual({ unpaid: 0, unnotified: 0 });

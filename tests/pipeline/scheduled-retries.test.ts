@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { isFlaky } from '../../src/payment/gateway.ts';
+import { isFlaky } from '../../src/payment/mock-gateway.ts';
 import { TOPOLOGY } from '../../src/shared/pipeline/topology.ts';
 import { retryBacklog } from '../../src/shared/streams/delayed-retries.ts';
 import { waitFor } from '../helpers/wait-for.ts';

@@ -14,7 +14,7 @@ allowSlowTests(90_000);
 
 const ADMIN_TOKEN = 'tracing-test-admin-token';
 const PLACED = TOPOLOGY.OrderPlaced;
-const COMPLETED = TOPOLOGY.PaymentCompleted;
+const COMPLETED = TOPOLOGY.CustomerEmail;
 
 interface TracedSystem {
   receiver: OtlpReceiver;
@@ -178,7 +178,7 @@ describe('traces exported over OTLP/HTTP as JSON, across the three processes', (
     expect(placedLine).toMatchObject({ trace_id: client.traceId, span_id: post.spanId });
     const paidLine = await payment.waitForLine((line) => line.msg === 'payment recorded' && line.order_id === orderId, 'payment recorded');
     expect(paidLine).toMatchObject({ trace_id: client.traceId, span_id: paymentProcess.spanId });
-    const notifiedLine = await notify.waitForLine((line) => String(line.msg).startsWith('customer notified') && line.order_id === orderId, 'customer notified');
+    const notifiedLine = await notify.waitForLine((line) => line.msg === 'delivered' && line.channel === 'email' && line.order_id === orderId, 'the e-mail delivered');
     expect(notifiedLine).toMatchObject({ trace_id: client.traceId, span_id: notifyProcess.spanId });
   });
 

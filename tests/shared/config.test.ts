@@ -88,6 +88,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DB_STATEMENT_TIMEOUT_MS: '10' })).toThrow(/DB_STATEMENT_TIMEOUT_MS/);
   });
 
+  it('pays through Stripe at the local sandbox by default, and refuses a live key with the development webhook secret', () => {
+    const config = loadConfig({});
+    expect(config.payment).toEqual({ provider: 'stripe', currency: 'usd', concurrency: 256 });
+    expect(config.stripe).toMatchObject({ apiUrl: 'http://127.0.0.1:12111', idempotencyTtlMs: 86_400_000, live: false });
+    expect(config.api.paymentMethodRequired).toBe(false);
+    expect(() => loadConfig({ STRIPE_SECRET_KEY: 'sk_live_abc' })).toThrow(/STRIPE_WEBHOOK_SECRET must be set/);
+    const live = loadConfig({ STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_endpoint' });
+    expect(live.api.paymentMethodRequired).toBe(true);
+    expect(loadConfig({ STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_endpoint', PAYMENT_PROVIDER: 'mock' }).api.paymentMethodRequired).toBe(false);
+    for (const [name, bad] of [['PAYMENT_PROVIDER', 'paypal'], ['STRIPE_SECRET_KEY', 'pk_test_abc'], ['STRIPE_API_URL', 'api.stripe.com'], ['PAYMENT_CURRENCY', 'USD']] as const) {
+      expect(() => loadConfig({ [name]: bad })).toThrow(new RegExp(name));
+    }
+  });
+
   it('refuses to keep idempotency keys for less than 24 hours', () => {
     expect(() => loadConfig({ IDEMPOTENCY_KEY_TTL_HOURS: '1' })).toThrow(/IDEMPOTENCY_KEY_TTL_HOURS="1"/);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'bun:test';
 import type { ConsumerSettings, MessageMeta } from '../../src/shared/streams/consumer.ts';
+import { readDeadLetter } from '../../src/shared/streams/dead-letter.ts';
 import { retryBacklog } from '../../src/shared/streams/delayed-retries.ts';
 import { PoisonMessage } from '../../src/shared/streams/poison-message.ts';
 import { RetryLater } from '../../src/shared/streams/retry-later.ts';
@@ -92,9 +93,40 @@ describe('a consumer with a retry schedule', () => {
     expect(letter.error).toContain('failed 4 attempts');
     for (let i = 1; i <= 4; i++) expect(letter.error).toContain(`attempt ${i} at `);
     for (let i = 1; i <= 4; i++) expect(letter.error).toContain(`mailbox busy #${i}`);
+    // The same history as a list a tool can read: one item per attempt, numbered, in order, each with its time and reason.
+    const { attempts } = readDeadLetter(letters[0]![1]);
+    expect(attempts?.map(({ attempt, reason }) => ({ attempt, reason }))).toEqual([1, 2, 3, 4].map((i) => ({ attempt: i, reason: `Error: mailbox busy #${i}` })));
+    const times = attempts!.map(({ at }) => Date.parse(at));
+    expect(times.every((time, i) => Number.isFinite(time) && (i === 0 || time >= times[i - 1]!))).toBe(true);
+    // Each attempt came back no sooner than its step (100 ms, jittered down to 80 ms).
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(80 - 20);
     // The dead letter keeps the entry's own fields, not the schedule's bookkeeping.
     expect(JSON.parse(letter.fields!)).toEqual({ n: '7' });
     expect(await pending(stream)).toBe(0);
+  });
+
+  it('keeps the earlier attempts of an entry found poison on a later one, and none for an entry never retried', async () => {
+    const { stream, dlq } = names();
+    start(stream, dlq, async ({ n }, meta) => {
+      if (n === 2) throw new PoisonMessage('order 2 does not exist');
+      if ((meta.attempt ?? 1) === 1) throw new Error('issuer timed out');
+      throw new PoisonMessage('card number no longer valid');
+    });
+    await admin.xadd(stream, '*', 'n', '1');
+    await admin.xadd(stream, '*', 'n', '2');
+    const letters = await waitFor(async () => {
+      const found = ((await admin.xrange(dlq, '-', '+')) as [string, string[]][]).map(([, flat]) => readDeadLetter(flat));
+      return found.length === 2 && found;
+    }, { what: 'both dead letters' });
+    const retried = letters.find((letter) => letter.fields.n === '1')!;
+    expect(retried.error).toBe('PoisonMessage: card number no longer valid');
+    expect(retried.attempts?.map(({ attempt, reason }) => ({ attempt, reason }))).toEqual([
+      { attempt: 1, reason: 'Error: issuer timed out' },
+      { attempt: 2, reason: 'PoisonMessage: card number no longer valid' },
+    ]);
+    const firstTime = letters.find((letter) => letter.fields.n === '2')!;
+    expect(firstTime.error).toBe('PoisonMessage: order 2 does not exist');
+    expect(firstTime).not.toHaveProperty('attempts');
   });
 
   it("waits at least as long as the other side's Retry-After when it is longer than the schedule's step", async () => {

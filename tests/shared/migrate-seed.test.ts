@@ -32,14 +32,16 @@ describe('db:migrate', () => {
         sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
       );
       expect(tables.map((row) => row.table_name)).toEqual([
+        'deliveries',
         'gateway_charges',
         'idempotency_keys',
         'menu_items',
-        'notifications',
         'order_items',
         'orders',
         'outbox',
         'payment_attempts',
+        'payment_intents',
+        'provider_events',
       ]);
       // The order status is enforced by the database, not only by the API.
       const bad = handle.sql`insert into orders (id, customer_email, status, total_cents, request_id)

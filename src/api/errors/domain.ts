@@ -51,6 +51,22 @@ export class ValidationFailed extends AppError {
   }
 }
 
+/** A live provider key charges real cards: no test card may stand in for one the order did not name. */
+export class PaymentMethodRequired extends AppError {
+  readonly code = 'payment_method_required';
+  constructor() {
+    super('paymentMethodId is required: the payment provider is in live mode, so no test card stands in');
+  }
+}
+
+/** A provider webhook whose signature is missing, wrong, or too old: nothing was changed. */
+export class InvalidWebhookSignature extends AppError {
+  readonly code = 'invalid_webhook_signature';
+  constructor(reason: string) {
+    super(`Webhook signature refused: ${reason}`);
+  }
+}
+
 export class MalformedJson extends AppError {
   readonly code = 'malformed_json';
   constructor(cause: unknown) {
@@ -94,6 +110,22 @@ export class ServiceUnavailable extends AppError {
   readonly code = 'service_unavailable';
   constructor(dependency: string, cause: unknown) {
     super(`${dependency} is not reachable; try again shortly`, { cause });
+  }
+}
+
+/** This replica holds SSE_MAX_CONNECTIONS order event streams already: another replica, or this one shortly, takes the client. */
+export class TooManyStreams extends AppError {
+  readonly code = 'too_many_streams';
+  constructor(limit: number) {
+    super(`This API replica has ${limit} order event streams open already (SSE_MAX_CONNECTIONS); try again shortly`);
+  }
+}
+
+/** This replica takes no order event stream now: it is stopping (or runs without them). */
+export class StreamsUnavailable extends AppError {
+  readonly code = 'streams_unavailable';
+  constructor(reason: string) {
+    super(`No order event streams on this API replica: ${reason}; try again shortly`);
   }
 }
 

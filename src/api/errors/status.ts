@@ -9,6 +9,7 @@ import type { ValidationFailed } from './domain.ts';
 export const ERROR_STATUS = {
   malformed_json: 400,
   invalid_idempotency_key: 400,
+  invalid_webhook_signature: 400,
   unknown_dead_letter_stream: 400,
   // A bad body is unprocessable; a bad path, query or header makes the request itself malformed.
   validation_failed: (error: AppError) => ((error as ValidationFailed).part === 'body' ? 422 : 400),
@@ -23,8 +24,11 @@ export const ERROR_STATUS = {
   menu_item_not_found: 422,
   menu_item_unavailable: 422,
   idempotency_key_reused: 422,
+  payment_method_required: 422,
   internal_error: 500,
   service_unavailable: 503,
+  too_many_streams: 503,
+  streams_unavailable: 503,
 } as const satisfies Record<string, number | ((error: AppError) => number)>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { DeadLetterEntry } from '../../shared/ops/dead-letters.ts';
+import { DeliveryCount } from '../../shared/ops/delivery-counts.ts';
 import { StatusBucket } from '../../shared/ops/orders-by-status.ts';
 import { DeadLetterCount, OutboxReport, StreamReport, StreamTotal } from '../../shared/ops/stream-report.ts';
 
@@ -17,6 +18,7 @@ export const OpsSummary = t.Object(
     deadLetterCounts: t.Array(DeadLetterCount),
     deadLetters: t.Array(DeadLetterEntry, { description: 'The newest 50' }),
     outbox: OutboxReport,
+    deliveries: t.Array(DeliveryCount, { description: 'Notifications not sent yet (waiting) and failed for good, per channel' }),
     breakers: t.Record(t.String(), t.String(), { description: 'Circuit breaker state by payment worker' }),
     ordersByStatus: t.Array(StatusBucket),
   },
@@ -32,6 +34,10 @@ export const OpsSummary = t.Object(
         deadLetterCounts: [],
         deadLetters: [],
         outbox: { unpublished: 0, oldestUnpublishedAgeMs: null },
+        deliveries: [
+          { channel: 'email', waiting: 0, failed: 0, oldestWaitingSince: null },
+          { channel: 'webhook', waiting: 0, failed: 0, oldestWaitingSince: null },
+        ],
         breakers: { 'consumer-5f0c2a9e41': 'closed' },
         ordersByStatus: [],
       },

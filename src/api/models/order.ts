@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
-import { MAX_LINE_QUANTITY, orderStatus, paymentOutcome } from '../../shared/db/schema.ts';
+import { deliveryChannel, deliveryStatus, MAX_LINE_QUANTITY, orderStatus, paymentOutcome } from '../../shared/db/schema.ts';
 
 export const MAX_QUANTITY = MAX_LINE_QUANTITY;
 export const MAX_LINES = 50;
@@ -21,6 +21,14 @@ export const PlaceOrderBody = t.Object(
       description: `Lines of the order. The same menuItemId twice is merged into one line; the merged quantity must stay within 1..${MAX_QUANTITY}.`,
     }),
     customerEmail: t.String({ format: 'email', maxLength: 254, description: 'Where the confirmation goes' }),
+    paymentMethodId: t.Optional(
+      t.String({
+        pattern: '^pm_[A-Za-z0-9_]{1,250}$',
+        description:
+          'The card to charge: a Stripe PaymentMethod id (`pm_...`, from Stripe.js or a test card such as `pm_card_chargeDeclined`). With a test key, absent means `pm_card_visa`; with a live key it is required (422).',
+        examples: ['pm_card_visa'],
+      }),
+    ),
   },
   {
     description: 'An order to place. Unknown fields are ignored.',
@@ -55,6 +63,19 @@ export const PaymentView = t.Object({
   processedAt: t.String({ format: 'date-time' }),
 });
 
+export const DeliveryView = t.Object(
+  {
+    channel: t.UnionEnum(deliveryChannel.enumValues, { description: "`email`: the customer's receipt or explanation; `webhook`: the paid order to the restaurant" }),
+    status: t.UnionEnum(deliveryStatus.enumValues, {
+      description: '`pending` until the other side accepts it (`sent`), refuses it for good or every retry is spent (`failed`)',
+    }),
+    attempts: Type.Integer({ description: 'Attempts started so far, retries included' }),
+    lastError: t.Union([t.String(), t.Null()], { description: "The last failed attempt's reason as the other side gave it (an SMTP reply, an HTTP status), or null" }),
+    sentAt: t.Union([t.String({ format: 'date-time' }), t.Null()], { description: 'When the other side accepted it; null until then' }),
+  },
+  { description: 'How far telling someone about the order has got, on one channel' },
+);
+
 export const OrderView = t.Object(
   {
     id: t.String({ format: 'uuid', description: 'UUIDv7: sorts by creation time' }),
@@ -69,7 +90,10 @@ export const OrderView = t.Object(
     updatedAt: t.String({ format: 'date-time' }),
     payment: t.Union([PaymentView, t.Null()], { description: 'null until the payment worker records an outcome' }),
     notifiedAt: t.Union([t.String({ format: 'date-time' }), t.Null()], {
-      description: 'When the customer was told the payment outcome; null until then',
+      description: "When the mail server accepted the customer's e-mail about the payment outcome; null until then",
+    }),
+    deliveries: t.Array(DeliveryView, {
+      description: 'One per channel the outcome is told on (the e-mail; the webhook for a paid order when one is configured), from its first attempt on; empty before',
     }),
   },
   {
@@ -88,6 +112,7 @@ export const OrderView = t.Object(
         updatedAt: '2026-11-25T12:00:00.000Z',
         payment: null,
         notifiedAt: null,
+        deliveries: [],
       },
     ],
   },

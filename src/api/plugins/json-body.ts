@@ -22,7 +22,7 @@ function deeperThan(value: unknown, limit: number): boolean {
 }
 
 /** Reads at most `limit` bytes, so a huge or endless (chunked) body never sits in memory whole. */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     if (Number(declared) > limit) throw new PayloadTooLarge(limit);

@@ -14,7 +14,7 @@ export function metricsRoutes({ log, metrics }: AppDeps) {
         tags: ['health'],
         summary: 'Prometheus metrics',
         description:
-          'Prometheus text format: HTTP requests and latency by route and status, orders created, stream lag and pending per group, dead-letter stream lengths, outbox backlog, and the process defaults.',
+          'Prometheus text format: HTTP requests and latency by route and status, orders created, open order event streams, stream lag and pending per group, dead-letter stream lengths, outbox backlog, and the process defaults.',
         responses: {
           200: {
             description: 'Metrics in the Prometheus text exposition format',

@@ -31,7 +31,7 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
       detail: {
         tags: ['operations'],
         summary: 'The operations page',
-        description: 'Live streams, groups, dead letters with their errors, orders by status, breaker states; replay and purge with the admin token.',
+        description: 'Live streams, groups, dead letters with their errors, notifications waiting and failed per channel, orders by status, breaker states; replay and purge with the admin token.',
         responses: { 200: { description: 'An HTML page', content: { 'text/html': { schema: t.String({ examples: ['<!doctype html>...'] }) } } } },
       },
     })
@@ -55,6 +55,7 @@ export function opsRoutes({ db, log, metrics, ops, config }: AppDeps) {
           deadLetterCounts: report.deadLetters,
           deadLetters: letters.slice(0, 50),
           outbox: report.outbox,
+          deliveries: report.deliveries,
           breakers,
           ordersByStatus: buckets,
         };

@@ -9,6 +9,7 @@ import {
   MenuItemUnavailable,
   OrderNotFound,
   PayloadTooLarge,
+  PaymentMethodRequired,
   UnsupportedMediaType,
   ValidationFailed,
 } from '../errors/domain.ts';
@@ -39,6 +40,7 @@ const placeOrderResponses = {
     new MenuItemNotFound([99]),
     new MenuItemUnavailable([{ id: 5, name: 'Caesar Salad' }]),
     new IdempotencyKeyReused(),
+    new PaymentMethodRequired(),
   ),
   ...CommonErrors,
 };
@@ -69,6 +71,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
           timing,
           retry: config.dbRetry,
           outbox,
+          paymentMethodRequired: config.paymentMethodRequired,
         });
         if (!result.replayed) {
           outbox.kick();

@@ -1,21 +1,34 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { Database, Tx } from '../../shared/db/client.ts';
-import { orderItems, orders, paymentAttempts } from '../../shared/db/schema.ts';
+import { deliveries, orderItems, orders, paymentAttempts } from '../../shared/db/schema.ts';
 import { OrderNotFound } from '../errors/domain.ts';
 import type { OrderView } from '../models/order.ts';
 import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
 import { toOrderView } from './order-view.ts';
 
-/** The order with its items and payment, or undefined when there is none with this id. */
+/** The order with its items, payment and deliveries, or undefined when there is none with this id. */
 export async function findOrder(db: Database | Tx, orderId: string): Promise<OrderView | undefined> {
-  const [row] = await db
+  // Its one value, not .get(orderId): PostgreSQL reads an id in upper case as the same UUID, and answers it in lower case.
+  const [order] = (await findOrders(db, [orderId])).values();
+  return order;
+}
+
+/**
+ * Several orders as findOrder reads one, in the same three statements however many there are (the
+ * live streams read every order a batch of changes touched at once); ids with no order are left out.
+ */
+export async function findOrders(db: Database | Tx, orderIds: readonly string[]): Promise<Map<string, OrderView>> {
+  if (orderIds.length === 0) return new Map();
+  const rows = await db
     .select({ order: orders, payment: paymentAttempts })
     .from(orders)
     .leftJoin(paymentAttempts, eq(paymentAttempts.orderId, orders.id))
-    .where(eq(orders.id, orderId));
-  if (!row) return undefined;
-  const items = await db.select().from(orderItems).where(eq(orderItems.orderId, orderId));
-  return toOrderView(row.order, items, row.payment);
+    .where(inArray(orders.id, [...orderIds]));
+  if (rows.length === 0) return new Map();
+  const found = rows.map(({ order }) => order.id);
+  const items = Map.groupBy(await db.select().from(orderItems).where(inArray(orderItems.orderId, found)), (item) => item.orderId);
+  const told = Map.groupBy(await db.select().from(deliveries).where(inArray(deliveries.orderId, found)), (delivery) => delivery.orderId);
+  return new Map(rows.map(({ order, payment }) => [order.id, toOrderView(order, items.get(order.id) ?? [], payment, told.get(order.id) ?? [])]));
 }
 
 /** GET /orders/:id: read again after a transient database failure, within the retry budget. */

@@ -1,9 +1,9 @@
-import type { Order, OrderItem, PaymentAttempt } from '../../shared/db/schema.ts';
-import { maskEmail } from '../../shared/ops/masking.ts';
+import type { Delivery, Order, OrderItem, PaymentAttempt } from '../../shared/db/schema.ts';
+import { maskEmail, maskEmailsIn } from '../../shared/ops/masking.ts';
 import type { OrderView } from '../models/order.ts';
 
 /** The one mapping from rows to the order's JSON shape, used by POST, GET and idempotent replays alike. */
-export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAttempt | null): OrderView {
+export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAttempt | null, deliveries: Delivery[] = []): OrderView {
   return {
     id: order.id,
     status: order.status,
@@ -28,6 +28,15 @@ export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAt
       processedAt: payment.createdAt.toISOString(),
     },
     notifiedAt: order.notifiedAt?.toISOString() ?? null,
+    deliveries: deliveries
+      .toSorted((a, b) => a.channel.localeCompare(b.channel))
+      .map((delivery) => ({
+        channel: delivery.channel,
+        status: delivery.status,
+        attempts: delivery.attempts,
+        lastError: delivery.lastError,
+        sentAt: delivery.sentAt?.toISOString() ?? null,
+      })),
   };
 }
 
@@ -37,5 +46,10 @@ export function toOrderView(order: Order, items: OrderItem[], payment: PaymentAt
  * customer's address; the placing client sent the address itself and has it in its 201.
  */
 export function withMaskedEmail(view: OrderView): OrderView {
-  return { ...view, customerEmail: maskEmail(view.customerEmail) };
+  return {
+    ...view,
+    customerEmail: maskEmail(view.customerEmail),
+    // A mail server's refusal often names the address (`550 <ada@example.com>: no such user`).
+    deliveries: view.deliveries.map((delivery) => ({ ...delivery, lastError: delivery.lastError && maskEmailsIn(delivery.lastError) })),
+  };
 }

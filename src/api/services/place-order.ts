@@ -2,7 +2,7 @@ import type { Database } from '../../shared/db/client.ts';
 import { Events } from '../../shared/pipeline/events.ts';
 import { orderPlacedEvent } from '../../shared/pipeline/order-events.ts';
 import type { OutboxWriter } from '../../shared/pipeline/outbox-writer.ts';
-import { IdempotencyKeyInProgress, MenuItemNotFound, MenuItemUnavailable, ValidationFailed } from '../errors/domain.ts';
+import { IdempotencyKeyInProgress, MenuItemNotFound, MenuItemUnavailable, PaymentMethodRequired, ValidationFailed } from '../errors/domain.ts';
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { errorCode, UNIQUE_VIOLATION } from '../../shared/db/connection-error.ts';
 import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
@@ -45,6 +45,8 @@ export interface PlaceOrderOptions {
   retry: DbRetryOptions;
   /** Stages the `orders.placed` event written with the order. */
   outbox: OutboxWriter;
+  /** A live provider: an order without a paymentMethodId is refused (422) before anything is written. */
+  paymentMethodRequired?: boolean;
 }
 
 /**
@@ -62,15 +64,16 @@ export interface PlaceOrderOptions {
 export async function placeOrder(
   db: Database,
   input: PlaceOrderBody,
-  { requestId, idempotency, timing, retry, outbox }: PlaceOrderOptions,
+  { requestId, idempotency, timing, retry, outbox, paymentMethodRequired = false }: PlaceOrderOptions,
 ): Promise<IdempotentResponse<OrderView>> {
+  if (paymentMethodRequired && !input.paymentMethodId) throw new PaymentMethodRequired();
   const pg = db.$client;
   const lines = mergeLines(input.items);
   const orderId = Bun.randomUUIDv7();
   // One event for every try: a retry that writes the order writes this same event.
   const placed = orderPlacedEvent({ id: orderId, requestId });
   const key = idempotency?.key;
-  const claimOptions = idempotency && { ...idempotency, ...timing, fingerprint: fingerprintOf({ customerEmail: input.customerEmail, lines }), holder: orderId };
+  const claimOptions = idempotency && { ...idempotency, ...timing, fingerprint: fingerprintOf({ customerEmail: input.customerEmail, lines, ...(input.paymentMethodId ? { paymentMethodId: input.paymentMethodId } : {}) }), holder: orderId };
   let writeSent = false;
 
   const created = async (order: OrderView): Promise<IdempotentResponse<OrderView>> => {
@@ -109,7 +112,7 @@ export async function placeOrder(
     const claim = claimOptions && { key: claimOptions.key, holder: orderId, writeWindowMs: timing.writeWindowMs };
     const announcement = outbox.stage(Events.orderPlaced, placed);
     const result = await outbox
-      .written([announcement], { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, requestId, announcement, claim }))
+      .written([announcement], { summary: 'INSERT orders order_items outbox', operation: 'WITH' }, writeOrder(pg, { orderId, lines, customerEmail: input.customerEmail, paymentMethodId: input.paymentMethodId ?? null, requestId, announcement, claim }))
       .catch(async (error: unknown) => {
         // Our own id already taken: an earlier try of this request committed after all.
         if (errorCode(error) === UNIQUE_VIOLATION) {

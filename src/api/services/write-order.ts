@@ -8,6 +8,8 @@ export interface OrderToWrite {
   orderId: string;
   lines: OrderLine[];
   customerEmail: string;
+  /** The card to charge, as the client named it; null: the provider's test card. */
+  paymentMethodId: string | null;
   requestId: string;
   /** Its `orders.placed` event, staged by the outbox writer: written in the same statement. */
   announcement: StagedEvent<OrderPlaced>;
@@ -73,8 +75,8 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
       returning 1
     ),
     placed as (
-      insert into orders (id, customer_email, total_cents, request_id)
-      select ${order.orderId}, ${order.customerEmail}, sum(price_cents * quantity)::int, ${order.requestId} from priced
+      insert into orders (id, customer_email, total_cents, request_id, payment_method_id)
+      select ${order.orderId}, ${order.customerEmail}, sum(price_cents * quantity)::int, ${order.requestId}, ${order.paymentMethodId}::text from priced
       having bool_and(coalesce(available, false)) and (${claim === undefined} or exists (select from fenced))
       returning id, total_cents, created_at, updated_at
     ),
@@ -114,6 +116,7 @@ export async function writeOrder(sql: Sql, order: OrderToWrite): Promise<WriteRe
       updatedAt: new Date(placed.updated_at!),
       notifiedAt: null,
       paymentRetryUntil: null,
+      paymentMethodId: order.paymentMethodId,
     },
     items: rows.map((row) => ({ orderId: order.orderId, menuItemId: row.menu_item_id, name: row.name!, quantity: row.quantity, unitPriceCents: row.price_cents! })),
   };

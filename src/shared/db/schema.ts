@@ -49,11 +49,13 @@ export const orders = pgTable(
     requestId: text('request_id').notNull(),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-    // Set by the notify worker together with its `notifications` row.
+    // When the mail server accepted the customer's e-mail: set with its `deliveries` row turning `sent`.
     notifiedAt: timestamp('notified_at', { withTimezone: true, mode: 'date' }),
     // Set when a charge failed and the order's entry waits in Redis for the retry schedule: until then
     // the reconciler leaves the order alone (a copy would start the schedule over).
     paymentRetryUntil: timestamp('payment_retry_until', { withTimezone: true, mode: 'date' }),
+    // The card to charge (a Stripe PaymentMethod id) as the client sent it; null: the provider's test card.
+    paymentMethodId: text('payment_method_id'),
   },
   (table) => [
     check('orders_total_not_negative', sql`${table.totalCents} >= 0`),
@@ -101,6 +103,9 @@ export const paymentAttempts = pgTable(
     attempts: integer('attempts').notNull(),
     chargeId: text('charge_id'),
     failureReason: text('failure_reason'),
+    // How the outcome became known: the worker's call (`reply`), its later read of the intent (`read`),
+    // or the provider's webhook (`webhook`); whichever came first wrote this row, the others nothing.
+    source: text('source').notNull().default('reply'),
     createdAt: createdAt(),
   },
   (table) => [
@@ -190,18 +195,81 @@ export const gatewayCharges = pgTable(
   (table) => [check('gateway_charges_amount_positive', sql`${table.amountCents} >= 0`)],
 );
 
-/** One notification per order: the notify worker's record that the customer was told the outcome. */
-export const notifications = pgTable('notifications', {
+/** The ways an order's outcome is told: an e-mail to the customer, a signed webhook to the restaurant. */
+export const deliveryChannel = pgEnum('delivery_channel', ['email', 'webhook']);
+/** `pending` until the other side accepted it (`sent`) or it never will (`failed`: refused for good, or every retry spent). */
+export const deliveryStatus = pgEnum('delivery_status', ['pending', 'sent', 'failed']);
+
+/**
+ * One delivery per order per channel: the notify worker's record of telling someone the outcome, and
+ * its de-duplication (a redelivered or re-emitted event finds the row `sent` and sends nothing). Written
+ * before each attempt (attempts + 1 and a lease), after it (sent, failed, or the error and when the retry
+ * is due). Replaced the `notifications` table (migration 0009): its rows became `email` deliveries, `sent`.
+ */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    channel: deliveryChannel('channel').notNull(),
+    status: deliveryStatus('status').notNull().default('pending'),
+    // The e-mail address, or the webhook endpoint's URL.
+    recipient: text('recipient').notNull(),
+    // The outcome it tells (a webhook only ever tells `succeeded`: the restaurant cooks paid orders).
+    outcome: paymentOutcome('outcome').notNull(),
+    // What the other side sees on every attempt, the same each time: the e-mail's Message-ID, the
+    // webhook's webhook-id. Null on the rows carried over from `notifications` (no message was sent then).
+    messageId: text('message_id'),
+    // Attempts started so far, across every copy of the event; also the fence of an attempt's own writes.
+    attempts: integer('attempts').notNull().default(0),
+    // The last failure as the other side put it (an SMTP reply, an HTTP status), or ours (a timeout).
+    lastError: text('last_error'),
+    // An attempt is under way until then: a copy of the event arriving meanwhile waits instead of sending too.
+    sendingUntil: timestamp('sending_until', { withTimezone: true, mode: 'date' }),
+    // The delivery waits in Redis for its next scheduled attempt until about then: the reconciler leaves it alone.
+    retryUntil: timestamp('retry_until', { withTimezone: true, mode: 'date' }),
+    // The payment.completed event that first asked for it, and its request id.
+    eventId: uuid('event_id').notNull(),
+    requestId: text('request_id').notNull(),
+    sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orderId, table.channel] }),
+    check('deliveries_attempts_not_negative', sql`${table.attempts} >= 0`),
+    check('deliveries_sent_has_time', sql`(${table.status} = 'sent') = (${table.sentAt} is not null)`),
+    // What /ops, /metrics and the reconciler look for: deliveries not (yet) sent. Rows leave it once
+    // sent, so it holds what waits and what failed, not every order ever told.
+    index('deliveries_unsent_idx').on(table.channel, table.status, table.updatedAt).where(sql`${table.status} <> 'sent'`),
+  ],
+);
+
+/**
+ * The provider's PaymentIntent for an order, recorded in its own commit before it is confirmed: every
+ * later attempt (a retry, a redelivery, another replica, the webhook) works from this one intent, so
+ * an order can never have two confirmed intents. `createSeq` picks the idempotency key of the create
+ * call (`order_<id>_create_<seq>`): it moves on only when the provider answered a create with a 5xx,
+ * because Stripe replays a saved 500 for as long as the key lives.
+ */
+export const paymentIntents = pgTable('payment_intents', {
   orderId: uuid('order_id')
     .primaryKey()
     .references(() => orders.id, { onDelete: 'cascade' }),
-  // The payment.completed event that caused it; a redelivered copy of the event finds this row and does nothing.
-  eventId: uuid('event_id').notNull(),
-  channel: text('channel').notNull().default('email'),
-  recipient: text('recipient').notNull(),
-  outcome: paymentOutcome('outcome').notNull(),
-  requestId: text('request_id').notNull(),
+  intentId: text('intent_id').unique(),
+  createSeq: integer('create_seq').notNull().default(0),
+  // The intent's status when we last saw it (`processing`: the outcome comes by webhook or a later read).
+  status: text('status'),
   createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** Provider webhook events already handled, by the provider's event id: a redelivered event changes nothing. */
+export const providerEvents = pgTable('provider_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
 
 export type MenuItem = typeof menuItems.$inferSelect;
@@ -212,4 +280,6 @@ export type PaymentAttempt = typeof paymentAttempts.$inferSelect;
 export type OrderStatus = (typeof orderStatus.enumValues)[number];
 export type OutboxRow = typeof outbox.$inferSelect;
 export type GatewayCharge = typeof gatewayCharges.$inferSelect;
-export type Notification = typeof notifications.$inferSelect;
+export type Delivery = typeof deliveries.$inferSelect;
+export type DeliveryChannel = (typeof deliveryChannel.enumValues)[number];
+export type PaymentIntentRow = typeof paymentIntents.$inferSelect;

@@ -94,6 +94,8 @@ export function maskDeadLetter(letter: DeadLetterEntry, labelKey: string): DeadL
     consumer: consumerLabel(letter.consumer, labelKey),
     error: maskEmailsIn(maskOrderIdsIn(letter.error, labelKey)),
     fields: maskFields(letter.fields, labelKey),
+    // Each attempt's reason is the same kind of text as `error`, masked the same way.
+    ...(letter.attempts ? { attempts: letter.attempts.map((attempt) => ({ ...attempt, reason: maskEmailsIn(maskOrderIdsIn(attempt.reason, labelKey)) })) } : {}),
   };
 }
 

@@ -43,6 +43,18 @@ export function registerPipelineGauges(metrics: MetricsRegistry, source: Pipelin
     labelNames: ['stream', 'group'],
     registers,
   });
+  const deliveriesWaiting = new Gauge({
+    name: 'notify_deliveries_waiting',
+    help: 'Notifications not sent yet and not failed, per channel: being sent, or waiting for their next attempt',
+    labelNames: ['channel'],
+    registers,
+  });
+  const deliveriesFailed = new Gauge({
+    name: 'notify_deliveries_failed',
+    help: 'Notifications failed for good, per channel: refused (an SMTP 5xx), or every retry spent',
+    labelNames: ['channel'],
+    registers,
+  });
   const deadLetters = new Gauge({ name: 'dead_letter_stream_length', help: 'Entries waiting in a dead-letter stream', labelNames: ['stream'], registers });
   const outboxBacklog = new Gauge({ name: 'outbox_unpublished', help: 'Outbox rows not yet published to Redis', registers });
   const outboxOldest = new Gauge({
@@ -72,6 +84,10 @@ export function registerPipelineGauges(metrics: MetricsRegistry, source: Pipelin
       }
     }
     for (const dlq of report.deadLetters) deadLetters.set({ stream: label(dlq.stream, dlq.partition) }, dlq.length);
+    for (const delivery of report.deliveries) {
+      deliveriesWaiting.set({ channel: delivery.channel }, delivery.waiting);
+      deliveriesFailed.set({ channel: delivery.channel }, delivery.failed);
+    }
     outboxBacklog.set(report.outbox.unpublished);
     outboxOldest.set((report.outbox.oldestUnpublishedAgeMs ?? 0) / 1000);
   });

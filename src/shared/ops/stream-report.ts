@@ -1,10 +1,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { partitionKeys, ROUTES } from '../pipeline/topology.ts';
+import { partitionKeys, ROUTES, STREAMS } from '../pipeline/topology.ts';
 import type { Redis } from '../runtime/redis.ts';
 import { retryBacklog } from '../streams/delayed-retries.ts';
 import { fieldsToRecord } from '../streams/stream-id.ts';
+import { DeliveryCount, deliveryCounts } from './delivery-counts.ts';
 
 // The report's shapes, defined once: the CLI prints them, /ops/summary answers and documents them.
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -43,9 +44,10 @@ export type StreamReport = Static<typeof StreamReport>;
 
 export const DeadLetterCount = Type.Object({ stream: Type.String(), partition: Nullable(Type.Integer()), key: Type.String(), length: Type.Integer() });
 
-/** One logical stream summed over its partitions. */
+/** One route (a stream and one of its groups) summed over its partitions. */
 export const StreamTotal = Type.Object({
   stream: Type.String(),
+  group: Type.String(),
   partitions: Type.Integer(),
   length: Type.Integer(),
   pending: Type.Integer(),
@@ -60,6 +62,7 @@ export const PipelineReport = Type.Object({
   totals: Type.Array(StreamTotal),
   deadLetters: Type.Array(DeadLetterCount),
   outbox: OutboxReport,
+  deliveries: Type.Array(DeliveryCount, { description: 'Notifications not sent yet, or failed, per channel' }),
 });
 export type PipelineReport = Static<typeof PipelineReport>;
 
@@ -117,19 +120,22 @@ export interface PipelineSource {
 /** Everything `bun run streams` and the operations page show, read from Redis and PostgreSQL. */
 export async function pipelineReport({ redis, db, prefix, partitions = 1 }: PipelineSource): Promise<PipelineReport> {
   const streams = await Promise.all(
-    ROUTES.flatMap(({ stream }) => partitionKeys(prefix, stream, partitions).map(({ partition, key }) => streamReport(redis, stream, partition, key))),
+    STREAMS.flatMap((stream) => partitionKeys(prefix, stream, partitions).map(({ partition, key }) => streamReport(redis, stream, partition, key))),
   );
   const deadLetters = await Promise.all(
     ROUTES.flatMap(({ deadLetterStream }) =>
       partitionKeys(prefix, deadLetterStream, partitions).map(async ({ partition, key }) => ({ stream: deadLetterStream, partition, key, length: await redis.xlen(key) })),
     ),
   );
-  const totals = ROUTES.map(({ stream, group, deadLetterStream }) => {
+  // A route whose group does not exist is not read in this deployment (no ORDER_WEBHOOK_URL): no total.
+  const read = ROUTES.filter(({ stream, group }) => streams.some((row) => row.stream === stream && row.groups.some((g) => g.name === group)));
+  const totals = read.map(({ stream, group, deadLetterStream }) => {
     const rows = streams.filter((row) => row.stream === stream);
     const groups = rows.map((row) => row.groups.find((g) => g.name === group));
     const lags = groups.map((g) => g?.lag ?? null);
     return {
       stream,
+      group,
       partitions: rows.length,
       length: rows.reduce((sum, row) => sum + row.length, 0),
       pending: groups.reduce((sum, g) => sum + (g?.pending ?? 0), 0),
@@ -138,13 +144,17 @@ export async function pipelineReport({ redis, db, prefix, partitions = 1 }: Pipe
       deadLetters: deadLetters.filter((d) => d.stream === deadLetterStream).reduce((sum, d) => sum + d.length, 0),
     };
   });
-  const [outbox] = await db.execute<{ unpublished: number; oldest_ms: number | null }>(sql`
-    select count(*)::int as unpublished, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms
-    from outbox where published_at is null`);
+  const [[outbox], deliveries] = await Promise.all([
+    db.execute<{ unpublished: number; oldest_ms: number | null }>(sql`
+      select count(*)::int as unpublished, (extract(epoch from now() - min(created_at)) * 1000)::float8 as oldest_ms
+      from outbox where published_at is null`),
+    deliveryCounts(db),
+  ]);
   return {
     streams,
     totals,
     deadLetters,
     outbox: { unpublished: outbox?.unpublished ?? 0, oldestUnpublishedAgeMs: outbox?.oldest_ms ?? null },
+    deliveries,
   };
 }

@@ -3,7 +3,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { paymentOutcome } from '../db/schema.ts';
 import { PoisonMessage } from '../streams/poison-message.ts';
 import { TRACELINK_FIELD, TRACEPARENT_FIELD } from '../tracing/trace-context.ts';
-import { TOPOLOGY, type EventType } from './topology.ts';
+import { EVENT_STREAMS, type EventType } from './topology.ts';
 
 // Patterns, not `format`s: TypeBox formats need a registry, and workers should not depend on Elysia's.
 const Uuid = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
@@ -78,7 +78,7 @@ export interface EventDefinition<Event extends EventBase> {
 
 function defineEvent<Event extends EventBase>(schema: TObject): EventDefinition<Event> {
   const type = (schema.properties.type as TSchema & { const: EventType }).const;
-  const { stream } = TOPOLOGY[type];
+  const stream = EVENT_STREAMS[type];
   const payloadProps: TProperties = (schema.properties.payload as TObject).properties;
   for (const key of Object.keys(payloadProps)) {
     if (envelopeFields.has(key)) throw new Error(`${type}: payload field ${key} clashes with the envelope`);

@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, ne, notExists, notInArray, or, sql } from 'drizzle-orm';
 import type { Database, Tx } from '../db/client.ts';
-import { orders, outbox, paymentAttempts } from '../db/schema.ts';
+import { deliveries, orders, outbox, paymentAttempts } from '../db/schema.ts';
 import { Events, type EventBase, type EventDefinition, type EventTrace } from './events.ts';
 import { orderPlacedEvent, paymentCompletedEvent } from './order-events.ts';
 import { addToOutbox } from './outbox.ts';
@@ -15,7 +15,7 @@ const RECONCILER_LOCK = 7_240_003;
 export interface ReconcileResult {
   /** Orders still `processing` whose `orders.placed` was emitted again. */
   orderPlaced: number;
-  /** Paid or failed orders not yet notified whose `payment.completed` was emitted again. */
+  /** Paid or failed orders not yet notified, or with a delivery stalled, whose `payment.completed` was emitted again. */
   paymentCompleted: number;
 }
 
@@ -70,15 +70,51 @@ export async function reconcile(
       .from(orders)
       .innerJoin(paymentAttempts, eq(paymentAttempts.orderId, orders.id))
       .where(
-        and(isNull(orders.notifiedAt), ne(orders.status, 'processing'), lt(orders.updatedAt, cutoff), noRecentEvent(tx, Events.paymentCompleted.type, cutoff)),
+        and(
+          isNull(orders.notifiedAt),
+          ne(orders.status, 'processing'),
+          lt(orders.updatedAt, cutoff),
+          noRecentEvent(tx, Events.paymentCompleted.type, cutoff),
+          // Not lost: its e-mail failed for good (a 5xx), or waits in Redis for its next attempt, or is being sent.
+          notExists(
+            tx
+              .select({ one: sql`1` })
+              .from(deliveries)
+              .where(and(eq(deliveries.orderId, orders.id), eq(deliveries.channel, 'email'), or(eq(deliveries.status, 'failed'), waitsOrSends()))),
+          ),
+        ),
       )
       .limit(limit);
-    const origins = await lastTraceContexts(tx, Events.paymentCompleted.type, unnotified.map(({ order }) => order.id));
-    for (const { order, attempt } of unnotified) {
+    // A delivery of another channel (the restaurant's webhook) whose entry Redis lost: pending, past its
+    // wait, untouched since the cutoff. Orders found above are emitted once, for every channel.
+    const stalled = await tx
+      .select({ order: orders, attempt: paymentAttempts })
+      .from(deliveries)
+      .innerJoin(orders, eq(orders.id, deliveries.orderId))
+      .innerJoin(paymentAttempts, eq(paymentAttempts.orderId, deliveries.orderId))
+      .where(
+        and(
+          ne(deliveries.status, 'sent'),
+          eq(deliveries.status, 'pending'),
+          lt(deliveries.updatedAt, cutoff),
+          sql`not ${waitsOrSends()}`,
+          noRecentEvent(tx, Events.paymentCompleted.type, cutoff),
+          unnotified.length > 0 ? notInArray(deliveries.orderId, unnotified.map(({ order }) => order.id)) : undefined,
+        ),
+      )
+      .limit(limit);
+    const toEmit = [...unnotified, ...new Map(stalled.map((row) => [row.order.id, row])).values()];
+    const origins = await lastTraceContexts(tx, Events.paymentCompleted.type, toEmit.map(({ order }) => order.id));
+    for (const { order, attempt } of toEmit) {
       await reemit(tx, tracing, Events.paymentCompleted, order.id, origins.get(order.id), (trace) => paymentCompletedEvent(order, attempt, { trace }));
     }
-    return { orderPlaced: stuck.length, paymentCompleted: unnotified.length };
+    return { orderPlaced: stuck.length, paymentCompleted: toEmit.length };
   });
+}
+
+/** A delivery waiting in Redis for its next scheduled attempt (see deliveries.retry_until), or leased to an attempt under way. */
+function waitsOrSends() {
+  return sql`(coalesce(${deliveries.retryUntil} > now(), false) or coalesce(${deliveries.sendingUntil} > now(), false))`;
 }
 
 /**

@@ -1,23 +1,37 @@
 /**
  * The pipeline's one topology table. An order travels:
  *
- *   POST /orders -> outbox -> orders.placed -> payment-service -> outbox -> payment.completed -> notification-service
+ *   POST /orders -> outbox -> orders.placed -> payment-service -> outbox -> payment.completed -> notify-email   (the customer)
+ *                                                                                            \-> notify-webhook (the restaurant)
  *
- * Each event type travels on one stream, is read by one consumer group, and what that group cannot
- * process ends in its dead-letter stream. Workers, `bun run streams`, `bun run dlq`, /ops, /metrics
- * and the admin routes' enums all derive from this table; nothing else spells these names.
+ * Each event type travels on one stream (EVENT_STREAMS). Each route is one consumer group reading
+ * one stream, on its own: its own position, retries and dead-letter stream, so a channel that is
+ * failing (a restaurant's endpoint down for a day) never holds up another (the customer's e-mail).
+ * A stream's only route is named after its event; `payment.completed` has one route per channel.
+ * Workers, `bun run streams`, `bun run dlq`, /ops, /metrics and the admin routes' enums all derive from
+ * this table; nothing else spells these names.
  */
-export const TOPOLOGY = {
-  OrderPlaced: { stream: 'orders.placed', group: 'payment-service', deadLetterStream: 'payment.dlq', consumer: 'payment' },
-  PaymentCompleted: { stream: 'payment.completed', group: 'notification-service', deadLetterStream: 'notify.dlq', consumer: 'notify' },
+export const EVENT_STREAMS = {
+  OrderPlaced: 'orders.placed',
+  PaymentCompleted: 'payment.completed',
 } as const;
 
-export type EventType = keyof typeof TOPOLOGY;
-export type Route = (typeof TOPOLOGY)[EventType] & { eventType: EventType };
+export const TOPOLOGY = {
+  OrderPlaced: { eventType: 'OrderPlaced', stream: EVENT_STREAMS.OrderPlaced, group: 'payment-service', deadLetterStream: 'payment.dlq', consumer: 'payment' },
+  CustomerEmail: { eventType: 'PaymentCompleted', stream: EVENT_STREAMS.PaymentCompleted, group: 'notify-email', deadLetterStream: 'notify.dlq', consumer: 'notify' },
+  RestaurantWebhook: { eventType: 'PaymentCompleted', stream: EVENT_STREAMS.PaymentCompleted, group: 'notify-webhook', deadLetterStream: 'webhook.dlq', consumer: 'notify' },
+} as const;
+
+export type EventType = keyof typeof EVENT_STREAMS;
+export type RouteName = keyof typeof TOPOLOGY;
+export type Route = (typeof TOPOLOGY)[RouteName] & { name: RouteName };
 export type DeadLetterStream = Route['deadLetterStream'];
 
 /** The table as a list, in the order an order travels. */
-export const ROUTES: readonly Route[] = (Object.keys(TOPOLOGY) as EventType[]).map((eventType) => ({ eventType, ...TOPOLOGY[eventType] }));
+export const ROUTES: readonly Route[] = (Object.keys(TOPOLOGY) as RouteName[]).map((name) => ({ name, ...TOPOLOGY[name] }));
+
+/** Every stream once, in the order an order travels. */
+export const STREAMS: readonly string[] = Object.values(EVENT_STREAMS);
 
 export const DEAD_LETTER_STREAMS = ROUTES.map((route) => route.deadLetterStream) as [DeadLetterStream, ...DeadLetterStream[]];
 

@@ -96,6 +96,18 @@ export const EnvSchema = Type.Object({
     maximum: 60_000,
     description: 'How long a request waits for an in-flight request with the same Idempotency-Key before answering 409',
   }),
+  SSE_MAX_CONNECTIONS: Type.Integer({
+    default: 2000,
+    minimum: 0,
+    maximum: 100_000,
+    description: 'Order event streams (GET /orders/{id}/events) one API process holds open at once; past it a new one is answered 503 with Retry-After',
+  }),
+  SSE_KEEP_ALIVE_MS: Type.Integer({
+    default: 15_000,
+    minimum: 100,
+    maximum: 600_000,
+    description: 'How often an open order event stream gets a `:` comment line, so proxies and load balancers do not close it for silence',
+  }),
 
   // --- Streams and consumers ---
   STREAM_PREFIX: Type.String({
@@ -140,6 +152,38 @@ export const EnvSchema = Type.Object({
   }),
 
   // --- Payment ---
+  // --- Payment provider ---
+  PAYMENT_PROVIDER: Type.Union([Type.Literal('stripe'), Type.Literal('mock')], {
+    default: 'stripe',
+    description: "Who charges the cards: `stripe` (the official SDK, against STRIPE_API_URL) or `mock` (an in-process gateway with the GATEWAY_* settings, for capacity benchmarks)",
+  }),
+  STRIPE_SECRET_KEY: Type.String({
+    default: 'sk_test_local_sandbox',
+    pattern: '^(sk|rk)_(test|live)_[A-Za-z0-9_]+$',
+    description: 'Stripe API key (sk_test_... or sk_live_...); the default only works against the local sandbox',
+  }),
+  STRIPE_API_URL: Type.String({
+    default: 'http://127.0.0.1:12111',
+    pattern: '^https?://[^/\\s]+/?$',
+    description: 'Where the Stripe SDK connects: the local sandbox (`bun run stripe-sandbox`) by default, https://api.stripe.com for Stripe itself',
+  }),
+  STRIPE_WEBHOOK_SECRET: Type.String({
+    default: 'whsec_local_sandbox',
+    pattern: '^whsec_[A-Za-z0-9_+/=]+$',
+    description: "Signing secret of the `POST /webhooks/stripe` endpoint (whsec_...); required with a live key",
+  }),
+  STRIPE_IDEMPOTENCY_TTL_MS: Type.Integer({
+    default: 86_400_000,
+    minimum: 1000,
+    description: "How long the provider keeps an idempotency key (Stripe: 24 h); an intent's create retried later than this looks the order's intent up first",
+  }),
+  PAYMENT_CURRENCY: Type.String({ default: 'usd', pattern: '^[a-z]{3}$', description: 'ISO currency code of every charge, lower case' }),
+  PAYMENT_CONCURRENCY: Type.Integer({
+    default: 256,
+    minimum: 1,
+    maximum: 4096,
+    description: "Orders a payment worker charges at once (its consumer's concurrency): most of a charge is waiting on the provider, not CPU",
+  }),
   GATEWAY_LATENCY_MS: Type.Integer({ default: 30, minimum: 0, maximum: 60_000, description: 'Mock gateway: time per call' }),
   GATEWAY_TIMEOUT_MS: Type.Integer({
     default: 10_000,
@@ -159,7 +203,7 @@ export const EnvSchema = Type.Object({
       "Milliseconds before each retry of an order whose charge failed (every in-call retry spent), comma-separated, jittered +-20 %; the order waits in Redis meanwhile. A longer Retry-After from the provider wins. Spent: dead-lettered with every attempt's reason",
   }),
   GATEWAY_RATE_LIMIT_PER_S: Type.Optional(
-    Type.Number({ exclusiveMinimum: 0, maximum: 100_000, description: 'Gateway calls per second, shared by every payment replica (one Redis script, GCRA); unset: no limit' }),
+    Type.Number({ exclusiveMinimum: 0, maximum: 100_000, description: 'Calls per second to the payment provider (each Stripe API call counts), shared by every payment replica (one Redis script, GCRA); unset: no limit' }),
   ),
   RETRY_MAX_ATTEMPTS: Type.Integer({ default: 4, minimum: 1, maximum: 20, description: 'Gateway calls per delivery, first try included' }),
   RETRY_BASE_DELAY_MS: Type.Integer({ default: 50, minimum: 0, description: 'First retry delay; doubles each attempt, with full jitter' }),
@@ -167,9 +211,58 @@ export const EnvSchema = Type.Object({
   BREAKER_FAILURE_THRESHOLD: Type.Integer({ default: 5, minimum: 1, description: 'Consecutive gateway failures that open the circuit breaker' }),
   BREAKER_COOLDOWN_MS: Type.Integer({ default: 5000, minimum: 10, description: 'How long the breaker stays open before one trial call (half-open)' }),
   CRASH_AT: Type.Union(
-    ['none', 'before-charge', 'after-charge', 'after-commit'].map((point) => Type.Literal(point)),
+    ['none', 'before-charge', 'after-intent-created', 'after-confirm', 'after-charge', 'after-commit'].map((point) => Type.Literal(point)),
     { default: 'none', description: 'Testing only: the payment worker SIGKILLs itself at this point of its first order' },
   ),
+
+  // --- Notifications: the customer's e-mail, the restaurant's webhook (docs/notifications.md) ---
+  SMTP_URL: Type.String({
+    default: 'smtp://127.0.0.1:1025',
+    pattern: '^smtps?://[^/\\s]+/?$',
+    description:
+      'The mail server the customer e-mails go to, e.g. smtp://user:pass@smtp.example.com:587 (STARTTLS when offered) or smtps://... (TLS from the start); the default is the local mail sink `bun run dev` and compose start',
+  }),
+  MAIL_FROM: Type.String({
+    default: 'Order service <orders@example.com>',
+    pattern: '^([^<>\\r\\n]+ )?<?[^@\\s<>]+@[^@\\s<>]+>?$',
+    description: "The e-mails' From, `Name <address>` or a bare address; its domain also ends every Message-ID",
+  }),
+  SMTP_TIMEOUT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    maximum: 600_000,
+    description: 'One e-mail handed to the mail server (connecting, queueing, every reply) with no 250 this long is a failed attempt, retried on the schedule',
+  }),
+  EMAIL_RETRY_SCHEDULE_MS: Type.String({
+    default: '60000,300000,900000,1800000,3600000,7200000,14400000',
+    pattern: '^\\s*[1-9][0-9]{0,9}(\\s*,\\s*[1-9][0-9]{0,9})*\\s*$',
+    description:
+      "Milliseconds before each retry of an e-mail the mail server deferred (4xx, greylisting), refused a connection for, or did not answer in time, comma-separated, jittered +-20 % (default: 1 min up to 4 h, about 8 h in all); the e-mail waits in Redis meanwhile. Spent: the delivery is `failed` and dead-lettered. A 5xx is final at once",
+  }),
+  ORDER_WEBHOOK_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^\\s]+$',
+      description: "The restaurant's endpoint: every paid order is POSTed there as JSON, signed per Standard Webhooks; unset: no webhook (and no webhook consumer group)",
+    }),
+  ),
+  ORDER_WEBHOOK_SECRET: Type.Optional(
+    Type.String({
+      pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$',
+      description: 'The signing secret the restaurant verifies our webhooks with (`whsec_` and base64, as Standard Webhooks libraries generate); required with ORDER_WEBHOOK_URL',
+    }),
+  ),
+  WEBHOOK_RETRY_SCHEDULE_MS: Type.String({
+    default: '5000,300000,1800000,7200000,18000000,36000000,36000000',
+    pattern: '^\\s*[1-9][0-9]{0,9}(\\s*,\\s*[1-9][0-9]{0,9})*\\s*$',
+    description:
+      "Milliseconds before each retry of a webhook the endpoint did not take (any answer but 2xx, or none in time), comma-separated, jittered +-20 %: the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 27 h in all). A longer Retry-After from the endpoint wins. Spent: `failed`, dead-lettered with every attempt",
+  }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({
+    default: 15_000,
+    minimum: 100,
+    maximum: 600_000,
+    description: 'A webhook POST with no answer this long is a failed attempt (the endpoint should answer 2xx at once and do its work after)',
+  }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -228,6 +321,17 @@ function toConfig(env: Env, tracing: TracingSettings) {
       dbRetry: Object.freeze({ budgetMs: env.DB_RETRY_BUDGET_MS }),
       /** The bound on when a request's statement can still commit (see keyTiming in api/services/idempotency.ts). */
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      /** A live Stripe key charges real cards: an order must name its card (422 without one). */
+      paymentMethodRequired: env.PAYMENT_PROVIDER === 'stripe' && env.STRIPE_SECRET_KEY.includes('_live_'),
+      /** Verifies `POST /webhooks/stripe`. */
+      stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      /** GET /orders/{id}/events. */
+      orderEvents: Object.freeze({
+        maxConnections: env.SSE_MAX_CONNECTIONS,
+        keepAliveMs: env.SSE_KEEP_ALIVE_MS,
+        /** A paid order is told to the restaurant too, so its stream lasts until that delivery is over. */
+        restaurantWebhook: env.ORDER_WEBHOOK_URL !== undefined,
+      }),
     }),
     consumer: Object.freeze({
       consumerName: env.CONSUMER_NAME ?? `${hostname()}-${process.pid}`,
@@ -244,6 +348,19 @@ function toConfig(env: Env, tracing: TracingSettings) {
     relay: Object.freeze({ intervalMs: env.RELAY_INTERVAL_MS, retentionMs: env.OUTBOX_RETENTION_MS, partitions: env.STREAM_PARTITIONS }),
     reconciler: Object.freeze({ olderThanMs: env.RECONCILE_AFTER_MS }),
     gatewayTimeoutMs: env.GATEWAY_TIMEOUT_MS,
+    payment: Object.freeze({
+      provider: env.PAYMENT_PROVIDER,
+      currency: env.PAYMENT_CURRENCY,
+      concurrency: env.PAYMENT_CONCURRENCY,
+    }),
+    stripe: Object.freeze({
+      secretKey: env.STRIPE_SECRET_KEY,
+      apiUrl: env.STRIPE_API_URL,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      idempotencyTtlMs: env.STRIPE_IDEMPOTENCY_TTL_MS,
+      /** A live key: an order must name its card (no test card stands in), and the dev webhook secret is refused. */
+      live: env.STRIPE_SECRET_KEY.includes('_live_'),
+    }),
     /** Delays before each scheduled retry of a failed charge (see the consumer's retrySchedule). */
     paymentRetryScheduleMs: Object.freeze(env.PAYMENT_RETRY_SCHEDULE_MS.split(',').map(Number)),
     /** Calls per second to the gateway across every replica; undefined: unlimited. */
@@ -262,6 +379,25 @@ function toConfig(env: Env, tracing: TracingSettings) {
     breaker: Object.freeze({
       failureThreshold: env.BREAKER_FAILURE_THRESHOLD,
       cooldownMs: env.BREAKER_COOLDOWN_MS,
+    }),
+    /** The notify worker's channels (docs/notifications.md). */
+    notify: Object.freeze({
+      email: Object.freeze({
+        smtpUrl: env.SMTP_URL,
+        from: env.MAIL_FROM,
+        timeoutMs: env.SMTP_TIMEOUT_MS,
+        retryScheduleMs: Object.freeze(env.EMAIL_RETRY_SCHEDULE_MS.split(',').map(Number)),
+      }),
+      /** Undefined: no webhook (ORDER_WEBHOOK_URL unset). The cross-checks make sure a URL comes with its secret. */
+      webhook:
+        env.ORDER_WEBHOOK_URL === undefined
+          ? undefined
+          : Object.freeze({
+              url: env.ORDER_WEBHOOK_URL,
+              secret: env.ORDER_WEBHOOK_SECRET ?? '',
+              timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+              retryScheduleMs: Object.freeze(env.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number)),
+            }),
     }),
     /** Test hooks, never production settings: kept apart so no code path mistakes them for one. */
     testing: Object.freeze({ crashAt: env.CRASH_AT }),
@@ -292,6 +428,9 @@ function crossChecks(env: Env): string[] {
   if (consumed.length === 0 || consumed.some((p) => p >= env.STREAM_PARTITIONS)) {
     problems.push(`${shown('CONSUMER_PARTITIONS', env.CONSUMER_PARTITIONS)} must name partitions between 0 and STREAM_PARTITIONS-1=${env.STREAM_PARTITIONS - 1}`);
   }
+  if (env.STRIPE_SECRET_KEY.includes('_live_') && env.STRIPE_WEBHOOK_SECRET === 'whsec_local_sandbox') {
+    problems.push('STRIPE_WEBHOOK_SECRET must be set to the endpoint\'s own signing secret with a live STRIPE_SECRET_KEY');
+  }
   if (env.REDIS_CLUSTER_NODES && env.STREAM_PARTITIONS < 2) {
     // Plain keys hash to different slots: dead-lettering's MULTI (XADD there, XACK here) would fail with CROSSSLOT.
     problems.push(
@@ -307,6 +446,9 @@ function crossChecks(env: Env): string[] {
     problems.push(
       `OUTBOX_RETENTION_MS=${env.OUTBOX_RETENTION_MS} must be at least RECONCILE_AFTER_MS=${env.RECONCILE_AFTER_MS} (the reconciler looks at recent outbox rows)`,
     );
+  }
+  if (env.ORDER_WEBHOOK_URL !== undefined && env.ORDER_WEBHOOK_SECRET === undefined) {
+    problems.push(`ORDER_WEBHOOK_SECRET must be set with ${shown('ORDER_WEBHOOK_URL', env.ORDER_WEBHOOK_URL)}: the restaurant verifies every webhook with it`);
   }
   if (env.RETRY_MAX_DELAY_MS < env.RETRY_BASE_DELAY_MS) {
     problems.push(`RETRY_MAX_DELAY_MS=${env.RETRY_MAX_DELAY_MS} must be at least RETRY_BASE_DELAY_MS=${env.RETRY_BASE_DELAY_MS}`);

@@ -3,11 +3,11 @@ import { ItemInContext } from './batch-item.ts';
 import type { Entry } from './commands.ts';
 import type { ConsumerOptions } from './consumer-options.ts';
 import type { ConsumerCounts } from './consumer-status.ts';
-import { deadLetter } from './dead-letter.ts';
+import { deadLetter, failedAttempts } from './dead-letter.ts';
 import { describeError } from './describe-error.ts';
 import { park } from './delayed-retries.ts';
 import { classifyFailure, decideFailure } from './failure-policy.ts';
-import { readRetryFields, type RetryInfo } from './retry-fields.ts';
+import { readRetryFields, type RetryAttempt, type RetryInfo } from './retry-fields.ts';
 import { retryAfterOf } from './retry-later.ts';
 import { retryDelay } from './retry-schedule.ts';
 import { createFieldsReader } from './fields-reader.ts';
@@ -54,11 +54,21 @@ export function createEntrySettler<Message>(options: ConsumerOptions<Message>, w
   const readFields = createFieldsReader();
   const counts: ConsumerCounts = { processed: 0, failed: 0, deadLettered: 0, claimed: 0 };
 
-  async function toDeadLetter(entry: Entry, fields: Record<string, string>, reason: string): Promise<void> {
+  /** `history`: the entry's failed attempts, this one included, when it went through the retry schedule. */
+  async function toDeadLetter(entry: Entry, fields: Record<string, string>, reason: string, history?: readonly RetryAttempt[]): Promise<void> {
     try {
       await deadLetter(
         { redis, deadLetterStream: options.deadLetterStream, maxLen: options.deadLetterMaxLen },
-        { originalStream: stream, originalId: entry.id, group, consumer: consumerName, error: reason, deliveries: entry.deliveries, fields },
+        {
+          originalStream: stream,
+          originalId: entry.id,
+          group,
+          consumer: consumerName,
+          error: reason,
+          deliveries: entry.deliveries,
+          fields,
+          ...(history ? { attempts: failedAttempts(history) } : {}),
+        },
       );
       counts.deadLettered++;
       observer?.deadLettered();
@@ -71,8 +81,8 @@ export function createEntrySettler<Message>(options: ConsumerOptions<Message>, w
   /**
    * The retry schedule's answer to a failed attempt: the entry waits in the group's delayed set until its
    * next step (or the error's longer retryAfterMs), or, the schedule spent, is dead-lettered with every
-   * attempt's reason. One script acknowledges and parks it (park), so a crash leaves it either pending
-   * here or waiting there. When Redis refuses the park, it stays pending and a claim delivers it again.
+   * attempt's time and reason (in words in `error`, as a list in `attempts`). One script acknowledges
+   * and parks it (park), so a crash leaves it either pending here or waiting there. When Redis refuses the park, it stays pending and a claim delivers it again.
    */
   async function scheduleRetry({ entry, fields, retry }: Handed<Message>, error: unknown, context: Record<string, unknown>): Promise<void> {
     const now = (options.now ?? Date.now)();
@@ -82,7 +92,7 @@ export function createEntrySettler<Message>(options: ConsumerOptions<Message>, w
     const delay = retryDelay({ attempt, schedule: options.retrySchedule!, retryAfterMs: retryAfterOf(error), random: options.random ?? Math.random });
     if (delay === undefined) {
       const attempts = history.map((failure, i) => `attempt ${i + 1} at ${new Date(failure.at).toISOString()}: ${failure.reason}`).join('; ');
-      await toDeadLetter(entry, fields, `failed ${attempt} attempts, the retry schedule is spent: ${attempts}`);
+      await toDeadLetter(entry, fields, `failed ${attempt} attempts, the retry schedule is spent: ${attempts}`, history);
       return;
     }
     try {
@@ -158,7 +168,7 @@ export function createEntrySettler<Message>(options: ConsumerOptions<Message>, w
      * is back (`kept`).
      */
     async failed(handed: Handed<Message>, error: unknown, batch: number): Promise<'left' | 'kept'> {
-      const { entry, fields, message } = handed;
+      const { entry, fields, message, retry } = handed;
       counts.failed++;
       observer?.failed();
       const kind = classifyFailure(error, isTransient);
@@ -170,7 +180,10 @@ export function createEntrySettler<Message>(options: ConsumerOptions<Message>, w
       }
       const decision = decideFailure(kind, entry.deliveries, maxDeliveries);
       if (decision === 'dead-letter') {
-        await toDeadLetter(entry, fields, describeError(error));
+        const reason = describeError(error);
+        // An entry back from the schedule (found poison on a later attempt) keeps the attempts that failed before.
+        const history = retry ? [...retry.history, { at: (options.now ?? Date.now)(), reason }] : undefined;
+        await toDeadLetter(entry, fields, reason, history);
         return 'left';
       }
       if (decision === 'pause' && wiring.keepsForRetry()) {

@@ -1,19 +1,20 @@
 import type { Consumer, ConsumerStatus } from '../streams/consumer.ts';
 
-/** A worker's consumers, one per partition it reads, as one: started and stopped together. */
+/** A worker process's consumers, one per partition it reads (of each group it reads), as one: started and stopped together. */
 export interface PartitionedConsumer extends Consumer {
-  /** Each partition's own status (partition null: the stream is not partitioned). */
-  partitions(): { partition: number | null; status: ConsumerStatus }[];
+  /** Each partition's own status (partition null: the stream is not partitioned), with its group when the process reads several. */
+  partitions(): { partition: number | null; group?: string; status: ConsumerStatus }[];
 }
 
 const WORST_FIRST: ConsumerStatus['state'][] = ['reconnecting', 'recovering-group', 'paused', 'starting', 'draining', 'stopped', 'running'];
 
 /**
  * The status is the sum of the counts, and the worst state of any partition: a worker is only
- * healthy when every partition it reads is.
+ * healthy when every partition (of every group) it reads is.
  */
-export function combineConsumers(consumers: { partition: number | null; consumer: Consumer }[]): PartitionedConsumer {
-  const statuses = () => consumers.map(({ partition, consumer }) => ({ partition, status: consumer.status() }));
+export function combineConsumers(consumers: { partition: number | null; group?: string; consumer: Consumer }[]): PartitionedConsumer {
+  const several = new Set(consumers.map(({ group }) => group)).size > 1;
+  const statuses = () => consumers.map(({ partition, group, consumer }) => ({ partition, ...(several ? { group } : {}), status: consumer.status() }));
   return {
     start: async () => {
       await Promise.all(consumers.map(({ consumer }) => consumer.start()));

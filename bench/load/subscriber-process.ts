@@ -1,0 +1,162 @@
+/**
+ * The subscribers of `bun run bench --subscribers N`, as a process of their own (started by
+ * subscribers.ts with BUN_CONFIG_MAX_HTTP_REQUESTS raised: Bun's fetch holds 256 requests at once by
+ * default): N clients of GET /orders/{id}/events, each with a stream open all the time.
+ *
+ * Each order of the load is followed by one client, from its state at connection to its end, oldest
+ * first among those not notified yet (the ones the pipeline works on next), as customers follow their
+ * own orders. A client with no such order holds a stream on a parked order of its own (inserted here,
+ * with no event: nothing happens to it, its stream only gets keep-alives), and leaves it as soon as an
+ * order of the load waits for a client.
+ *
+ * For each message that brings a payment outcome or a sent delivery, the delay from that change's
+ * commit (payment_attempts.created_at, deliveries.sent_at: PostgreSQL's clock, the same machine) to
+ * its arrival here. On SIGTERM, prints its figures as one JSON line.
+ */
+import { createParser } from 'eventsource-parser';
+import postgres from 'postgres';
+import type { OrderView } from '../../src/api/models/order.ts';
+
+const baseUrl = Bun.env.SUBSCRIBERS_BASE_URL!;
+const count = Number(Bun.env.SUBSCRIBERS_COUNT);
+const sql = postgres(Bun.env.SUBSCRIBERS_DATABASE_URL!, { max: 1, onnotice: () => {} });
+
+const latenciesMs: number[] = [];
+const refused: Record<string, number> = {};
+let opened = 0;
+let followedLive = 0;
+let open = 0;
+let customersOpen = 0;
+let messages = 0;
+let errors = 0;
+let stopping = false;
+const openSamples: number[] = [];
+const customerSamples: number[] = [];
+const aborts = new Set<AbortController>();
+/** Clients holding their parked order, each with how to make it leave. */
+const idle = new Set<AbortController>();
+
+// One parked order per client: never announced, never charged, so its stream only gets keep-alives.
+const parked = (
+  await sql<{ id: string }[]>`
+    insert into orders (id, customer_email, total_cents, request_id)
+    select gen_random_uuid(), 'parked@example.com', 0, 'bench-parked' from generate_series(1, ${count})
+    returning id`
+).map((row) => row.id);
+
+/** Orders of the load to follow, oldest first; each handed out once. */
+const handedOut = new Set<string>();
+const queue: string[] = [];
+
+// Where the last read stopped: an index range on created_at, not a scan of every order since the start.
+let cursor = new Date();
+let refilling = false;
+async function refill() {
+  if (refilling || queue.length >= count) return;
+  refilling = true;
+  try {
+    const rows = await sql<{ id: string; created_at: Date }[]>`
+      select id, created_at from orders
+      where created_at > ${cursor} and notified_at is null and customer_email like 'bench%@example.com'
+      order by created_at limit ${count}`;
+    for (const row of rows) {
+      if (handedOut.has(row.id)) continue;
+      handedOut.add(row.id);
+      queue.push(row.id);
+    }
+    if (rows.length > 0) cursor = rows.at(-1)!.created_at;
+    // As many clients as there are orders waiting leave their parked order for one.
+    for (const abort of [...idle].slice(0, queue.length)) abort.abort();
+  } finally {
+    refilling = false;
+  }
+}
+
+/** The changes a message brings, each with its commit time. */
+function changesIn(previous: OrderView, current: OrderView): number[] {
+  const committed: number[] = [];
+  if (!previous.payment && current.payment) committed.push(Date.parse(current.payment.processedAt));
+  for (const delivery of current.deliveries) {
+    const before = previous.deliveries.find((d) => d.channel === delivery.channel);
+    if (delivery.sentAt && !before?.sentAt) committed.push(Date.parse(delivery.sentAt));
+  }
+  return committed;
+}
+
+/** Follows one order until its stream ends (true), the run does, or (its parked one) the client leaves it. */
+async function follow(orderId: string, { customer }: { customer: boolean }): Promise<boolean> {
+  const abort = new AbortController();
+  aborts.add(abort);
+  if (!customer) idle.add(abort);
+  let counted = false;
+  try {
+    const res = await fetch(`${baseUrl}/orders/${orderId}/events`, { signal: abort.signal });
+    if (res.status !== 200) {
+      refused[res.status] = (refused[res.status] ?? 0) + 1;
+      await res.body?.cancel();
+      // Refused (503 past SSE_MAX_CONNECTIONS): wait as Retry-After says.
+      await Bun.sleep(Number(res.headers.get('retry-after') ?? 1) * 1000);
+      return false;
+    }
+    opened++;
+    if (customer) followedLive++;
+    open++;
+    if (customer) customersOpen++;
+    counted = true;
+    let previous: OrderView | undefined;
+    const parser = createParser({
+      onEvent(event) {
+        const arrived = Date.now();
+        messages++;
+        const order = JSON.parse(event.data) as OrderView;
+        if (previous) for (const committed of changesIn(previous, order)) latenciesMs.push(arrived - committed);
+        previous = order;
+      },
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return true;
+      parser.feed(value);
+    }
+  } catch (error) {
+    // Leaving a parked order, or stopping, ends the read with an AbortError: that is no error.
+    if (!abort.signal.aborted) {
+      errors++;
+      if (errors <= 3) console.error(`stream of ${orderId}: ${(error as Error).message}`);
+    }
+    return false;
+  } finally {
+    if (counted) open--;
+    if (counted && customer) customersOpen--;
+    aborts.delete(abort);
+    idle.delete(abort);
+  }
+}
+
+async function client(i: number) {
+  while (!stopping) {
+    const orderId = queue.shift();
+    const ended = await follow(orderId ?? parked[i]!, { customer: orderId !== undefined });
+    // A parked order whose stream ended after all (the reconciler picked it up after RECONCILE_AFTER_MS) is not followed again at once.
+    if (!orderId && ended) await Bun.sleep(1000);
+  }
+}
+
+const poller = setInterval(() => void refill().catch((error: Error) => console.error(`refill: ${error.message}`)), 25);
+const sampler = setInterval(() => {
+  openSamples.push(open);
+  customerSamples.push(customersOpen);
+}, 250);
+const running = Promise.all(Array.from({ length: count }, (_, i) => client(i)));
+
+process.on('SIGTERM', async () => {
+  stopping = true;
+  clearInterval(poller);
+  clearInterval(sampler);
+  for (const abort of aborts) abort.abort();
+  await running;
+  await sql.end();
+  console.log(JSON.stringify({ opened, followedLive, refused, errors, messages, latenciesMs, openSamples, customerSamples }));
+  process.exit(0);
+});

@@ -1,0 +1,102 @@
+import { forEachLine } from '../../scripts/lib/read-lines.ts';
+import { percentiles, type Percentiles } from './stats.ts';
+
+/** What the subscribers of one run saw (see subscriber-process.ts). */
+export interface SubscriberFigures {
+  /** Clients, each with a stream open all the time. */
+  count: number;
+  /** Streams the API accepted over the run, and how many of them followed an order of the load (one each). */
+  opened: number;
+  followedLive: number;
+  /** Streams refused, by HTTP status (503: SSE_MAX_CONNECTIONS reached). */
+  refused: Record<string, number>;
+  errors: number;
+  messages: number;
+  /** Streams open at once, and those on orders of the load, sampled every 250 ms over the run (the drain included). */
+  openAtOnce: { min: number; median: number; max: number };
+  customersAtOnce: { median: number; max: number };
+  /** From a change's commit (payment_attempts.created_at, deliveries.sent_at) to its message's arrival. */
+  commitToStreamMs: Percentiles;
+}
+
+/** What `--subscribers` adds: the saturated end-to-end run and the open loop again, with the streams open. */
+export interface SubscribersRun {
+  /** Orders notified per second of the saturated load, without and with the streams. */
+  saturated: { without: number; with: number; figures: SubscriberFigures };
+  /** The open loop's rate with the streams: the commit-to-stream latency where the system keeps up. */
+  open?: { rate: number; figures: SubscriberFigures };
+  /** Peak RSS of the API in the runs with the streams. */
+  apiRssMb?: number;
+}
+
+/** The issue's goals for 1,000 streams open during the end-to-end load. */
+const GOALS = { throughputRatio: 0.9, commitToStreamP99Ms: 50, apiRssMb: 150 };
+
+/**
+ * Starts `count` subscribers in a process of their own, each with a stream open all the time: on an
+ * order of the load while one waits for a client, else on a parked order (its pid, for the CPU table);
+ * stop() ends them and returns what they saw.
+ */
+export function startSubscribers({ baseUrl, databaseUrl, count }: { baseUrl: string; databaseUrl: string; count: number }) {
+  const child = Bun.spawn([process.execPath, new URL('subscriber-process.ts', import.meta.url).pathname], {
+    env: {
+      ...Bun.env,
+      // Bun's fetch holds at most 256 requests at once unless told otherwise; a stream is one for its whole life.
+      BUN_CONFIG_MAX_HTTP_REQUESTS: String(count + 64),
+      SUBSCRIBERS_BASE_URL: baseUrl,
+      SUBSCRIBERS_DATABASE_URL: databaseUrl,
+      SUBSCRIBERS_COUNT: String(count),
+    },
+    stdout: 'pipe',
+    stderr: 'inherit',
+  });
+  let report:
+    | { opened: number; followedLive: number; refused: Record<string, number>; errors: number; messages: number; latenciesMs: number[]; openSamples: number[]; customerSamples: number[] }
+    | undefined;
+  const reading = forEachLine(child.stdout, (line) => {
+    const parsed = JSON.parse(line);
+    if ('latenciesMs' in parsed) report = parsed;
+  });
+  return {
+    pid: child.pid,
+    async stop(): Promise<SubscriberFigures> {
+      child.kill('SIGTERM');
+      await Promise.all([child.exited, reading]);
+      if (!report) throw new Error(`the subscribers exited with ${child.exitCode} and no figures`);
+      return {
+        count,
+        opened: report.opened,
+        followedLive: report.followedLive,
+        refused: report.refused,
+        errors: report.errors,
+        messages: report.messages,
+        openAtOnce: { min: Math.min(...report.openSamples), median: percentiles(report.openSamples).p50, max: Math.max(...report.openSamples) },
+        customersAtOnce: { median: percentiles(report.customerSamples).p50, max: Math.max(...report.customerSamples) },
+        commitToStreamMs: percentiles(report.latenciesMs),
+      };
+    },
+  };
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
+const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
+
+const describe = (f: SubscriberFigures) =>
+  `${f.count} streams (open at once: min ${f.openAtOnce.min}, median ${f.openAtOnce.median}, max ${f.openAtOnce.max}; ` +
+  `on orders of the load: median ${f.customersAtOnce.median}, max ${f.customersAtOnce.max}); ${f.opened} opened, ${f.followedLive} on orders of the load; ${Object.entries(f.refused).map(([status, times]) => `${times}× ${status}`).join(', ') || 'none refused'}; ${f.errors} errors; ${f.messages} messages; ` +
+  `commit to stream p50 / p95 / p99 / max ${fmt(f.commitToStreamMs.p50)} / ${fmt(f.commitToStreamMs.p95)} / ${fmt(f.commitToStreamMs.p99)} / ${fmt(f.commitToStreamMs.max)} ms over ${f.commitToStreamMs.count} changes`;
+
+/** The goal lines of a `--subscribers` comparison. */
+export function subscriberGoalLines(run: SubscribersRun | undefined): string[] {
+  if (!run) return [];
+  const { saturated, open } = run;
+  const ratio = saturated.without > 0 ? saturated.with / saturated.without : undefined;
+  const p99 = (open ?? saturated).figures.commitToStreamMs.p99;
+  return [
+    `end to end, saturated, with ${describe(saturated.figures)}`,
+    `  ${fmt(saturated.with, 0)} notified/s against ${fmt(saturated.without, 0)} without = ${fmt(ratio, 2)} (goal >= ${GOALS.throughputRatio}: ${verdict(ratio === undefined ? undefined : ratio >= GOALS.throughputRatio)})`,
+    ...(open ? [`open loop at ${open.rate}/s with ${describe(open.figures)}`] : []),
+    `  commit to stream p99 ${fmt(p99)} ms${open ? ' in the open loop' : ' (saturated)'} (goal <= ${GOALS.commitToStreamP99Ms} ms: ${verdict(Number.isNaN(p99) ? undefined : p99 <= GOALS.commitToStreamP99Ms)}); ` +
+      `api peak RSS with the streams ${fmt(run.apiRssMb, 0)} MB (goal <= ${GOALS.apiRssMb} MB: ${verdict(run.apiRssMb === undefined ? undefined : run.apiRssMb <= GOALS.apiRssMb)})`,
+  ];
+}

@@ -1,0 +1,33 @@
+import type { Sql } from 'postgres';
+
+/** PostgreSQL's record of each order's provider intent (payment_intents), each write its own commit. */
+export interface IntentRecords {
+  /**
+   * Records `intentId` as the order's intent unless one is recorded already; returns the recorded one.
+   * The first intent recorded is the only one ever confirmed: a different id coming back means another
+   * attempt got there first, and the caller cancels its own.
+   */
+  record(orderId: string, intentId: string, status: string): Promise<string>;
+  /** After the provider answered a create with a 5xx: the next create of this order uses the next key. */
+  nextCreateSeq(orderId: string, afterSeq: number): Promise<void>;
+}
+
+export function createIntentRecords(sql: Sql): IntentRecords {
+  return {
+    async record(orderId, intentId, status) {
+      const [row] = await sql<{ intent_id: string }[]>`
+        insert into payment_intents (order_id, intent_id, status) values (${orderId}, ${intentId}, ${status})
+        on conflict (order_id) do update set
+          intent_id = coalesce(payment_intents.intent_id, excluded.intent_id),
+          status = case when payment_intents.intent_id is null or payment_intents.intent_id = excluded.intent_id then excluded.status else payment_intents.status end,
+          updated_at = now()
+        returning intent_id`;
+      return row!.intent_id;
+    },
+    async nextCreateSeq(orderId, afterSeq) {
+      await sql`
+        insert into payment_intents (order_id, create_seq) values (${orderId}, ${afterSeq + 1})
+        on conflict (order_id) do update set create_seq = greatest(payment_intents.create_seq, excluded.create_seq), updated_at = now()`;
+    },
+  };
+}
