@@ -31,7 +31,7 @@ const started = (service: RunningService) => service.waitForLine((l) => l.msg ==
 describe('a payment worker killed with SIGKILL mid-batch', () => {
   it('has its entries finished by another worker, each order charged exactly once', async () => {
     startNotify();
-    const doomed = startPayment('payment-doomed', { GATEWAY_LATENCY_MS: '400', CONSUMER_CONCURRENCY: '8' });
+    const doomed = startPayment('payment-doomed', { GATEWAY_LATENCY_MS: '400', PAYMENT_CONCURRENCY: '8' });
     await started(doomed);
 
     const orderIds: string[] = [];

@@ -74,7 +74,7 @@ describe('Redis losing everything (FLUSHALL) while orders are in flight', () => 
     await api.waitForLine((l) => l.msg === 'api listening', 'listening');
     // A slow payment worker that takes one order at a time, and no notify worker yet: when Redis is
     // wiped, most orders.placed entries are unread and every payment.completed entry is.
-    const payment = spawnService('payment', pipeline.env({ CONSUMER_NAME: 'payment-flush', GATEWAY_LATENCY_MS: '150', CONSUMER_CONCURRENCY: '1', CONSUMER_BATCH_SIZE: '1', ...timings }));
+    const payment = spawnService('payment', pipeline.env({ CONSUMER_NAME: 'payment-flush', GATEWAY_LATENCY_MS: '150', PAYMENT_CONCURRENCY: '1', CONSUMER_BATCH_SIZE: '1', ...timings }));
     await payment.waitForLine((l) => l.msg === 'consumer started', 'consumer started');
 
     const ids: string[] = [];
@@ -116,7 +116,7 @@ describe('the circuit breaker', () => {
       BREAKER_FAILURE_THRESHOLD: '3',
       BREAKER_COOLDOWN_MS: '300',
       RETRY_MAX_ATTEMPTS: '2',
-      CONSUMER_CONCURRENCY: '2',
+      PAYMENT_CONCURRENCY: '2',
       CONSUMER_NAME: 'payment-breaker',
     });
     const gateway = { latencyMs: 1, errorRate: 1, declineRate: 0 };

@@ -84,7 +84,7 @@ describe('replicas of a worker after one of them is SIGKILLed', () => {
     const pipeline = await newPipeline('share_backlog');
     const CONCURRENCY = 4;
     const BATCH = 10;
-    const settings = { CONSUMER_CONCURRENCY: String(CONCURRENCY), CONSUMER_BATCH_SIZE: String(BATCH), GATEWAY_LATENCY_MS: '150', CLAIM_IDLE_MS: '800' };
+    const settings = { PAYMENT_CONCURRENCY: String(CONCURRENCY), CONSUMER_BATCH_SIZE: String(BATCH), GATEWAY_LATENCY_MS: '150', CLAIM_IDLE_MS: '800' };
     const stream = pipeline.key(TOPOLOGY.OrderPlaced.stream);
     const group = TOPOLOGY.OrderPlaced.group;
 
@@ -141,7 +141,7 @@ describe('replicas of a worker whose gateway is slower than CLAIM_IDLE_MS', () =
     const pipeline = await newPipeline('slow_gateway');
     // Each gateway call takes 0.5-1.5 × 2 s, a batch as long as its slowest call: every entry is held
     // (running, or read ahead behind a running batch) well past CLAIM_IDLE_MS by a replica that is alive.
-    const settings = { CONSUMER_CONCURRENCY: '2', CONSUMER_BATCH_SIZE: '2', GATEWAY_LATENCY_MS: '2000', CLAIM_IDLE_MS: '600' };
+    const settings = { PAYMENT_CONCURRENCY: '2', CONSUMER_BATCH_SIZE: '2', GATEWAY_LATENCY_MS: '2000', CLAIM_IDLE_MS: '600' };
     const [replicaA, replicaB] = await Promise.all([
       pipeline.spawn('payment', { ...settings, CONSUMER_NAME: 'payment-slow-a' }),
       pipeline.spawn('payment', { ...settings, CONSUMER_NAME: 'payment-slow-b' }),

@@ -26,7 +26,9 @@ export function createSmtpMailer({ url, from, timeoutMs }: SmtpSettings): Mailer
   const transport = nodemailer.createTransport({
     url,
     pool: true,
-    maxConnections: 5,
+    // 10, not nodemailer's 5: measured against a local smtp-server, 32 sends at a time took 1.9 ms of CPU per
+    // message (both sides) with 5 connections and 1.3 ms with 20; most relays take 10 from one client.
+    maxConnections: 10,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,

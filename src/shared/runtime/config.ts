@@ -118,7 +118,7 @@ export const EnvSchema = Type.Object({
   CONSUMER_NAME: Type.Optional(
     Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'This process in its consumer group (default: host name and pid)' }),
   ),
-  CONSUMER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'Entries a worker processes at once' }),
+  CONSUMER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: "Entries a notify consumer processes at once (the payment worker's is PAYMENT_CONCURRENCY)" }),
   CONSUMER_BATCH_SIZE: Type.Integer({ default: 100, minimum: 1, maximum: 10_000, description: 'Entries fetched per XREADGROUP' }),
   CONSUMER_BLOCK_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 60_000, description: 'How long one XREADGROUP waits for new entries' }),
   CLAIM_IDLE_MS: Type.Integer({
