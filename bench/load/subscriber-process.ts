@@ -1,13 +1,14 @@
 /**
  * The subscribers of `bun run bench --subscribers N`, as a process of their own (started by
  * subscribers.ts with BUN_CONFIG_MAX_HTTP_REQUESTS raised: Bun's fetch holds 256 requests at once by
- * default): N clients of GET /orders/{id}/events, each with a stream open all the time.
+ * default), two kinds of clients of GET /orders/{id}/events:
  *
- * Each order of the load is followed by one client, from its state at connection to its end, oldest
- * first among those not notified yet (the ones the pipeline works on next), as customers follow their
- * own orders. A client with no such order holds a stream on a parked order of its own (inserted here,
- * with no event: nothing happens to it, its stream only gets keep-alives), and leaves it as soon as an
- * order of the load waits for a client.
+ * - N watchers, each holding a stream open the whole run on a parked order of its own (inserted here,
+ *   with no event: nothing happens to it, its stream only gets keep-alives), as customers whose orders
+ *   wait on something slower than this pipeline (a kitchen): the N open streams;
+ * - customers: each order of the load followed by one client, from its state at connection to its end,
+ *   oldest first among those not notified yet (the ones the pipeline works on next), N / 10 at most at
+ *   once (a saturated pipeline's backlog would otherwise take thousands).
  *
  * For each message that brings a payment outcome or a sent delivery, the delay from that change's
  * commit (payment_attempts.created_at, deliveries.sent_at: PostgreSQL's clock, the same machine) to
@@ -33,10 +34,9 @@ let stopping = false;
 const openSamples: number[] = [];
 const customerSamples: number[] = [];
 const aborts = new Set<AbortController>();
-/** Clients holding their parked order, each with how to make it leave. */
-const idle = new Set<AbortController>();
+const customers = Math.max(1, Math.floor(count / 10));
 
-// One parked order per client: never announced, never charged, so its stream only gets keep-alives.
+// One parked order per watcher: never announced, never charged, so its stream only gets keep-alives.
 const parked = (
   await sql<{ id: string }[]>`
     insert into orders (id, customer_email, total_cents, request_id)
@@ -47,26 +47,34 @@ const parked = (
 /** Orders of the load to follow, oldest first; each handed out once. */
 const handedOut = new Set<string>();
 const queue: string[] = [];
+// Idle customers wait on `arrival`, settled each time orders are queued (one promise for all, not a timer each).
+let orderArrived = () => {};
+let arrival = new Promise<void>((resolve) => (orderArrived = resolve));
+let stop = () => {};
+const stopped = new Promise<void>((resolve) => (stop = resolve));
 
 // Where the last read stopped: an index range on created_at, not a scan of every order since the start.
 let cursor = new Date();
 let refilling = false;
 async function refill() {
-  if (refilling || queue.length >= count) return;
+  if (refilling || queue.length >= customers) return;
   refilling = true;
   try {
     const rows = await sql<{ id: string; created_at: Date }[]>`
       select id, created_at from orders
       where created_at > ${cursor} and notified_at is null and customer_email like 'bench%@example.com'
-      order by created_at limit ${count}`;
+      order by created_at limit ${customers}`;
     for (const row of rows) {
       if (handedOut.has(row.id)) continue;
       handedOut.add(row.id);
       queue.push(row.id);
     }
     if (rows.length > 0) cursor = rows.at(-1)!.created_at;
-    // As many clients as there are orders waiting leave their parked order for one.
-    for (const abort of [...idle].slice(0, queue.length)) abort.abort();
+    if (queue.length > 0) {
+      const wake = orderArrived;
+      arrival = new Promise<void>((resolve) => (orderArrived = resolve));
+      wake();
+    }
   } finally {
     refilling = false;
   }
@@ -83,11 +91,10 @@ function changesIn(previous: OrderView, current: OrderView): number[] {
   return committed;
 }
 
-/** Follows one order until its stream ends (true), the run does, or (its parked one) the client leaves it. */
+/** Follows one order until its stream ends (true) or the run does. */
 async function follow(orderId: string, { customer }: { customer: boolean }): Promise<boolean> {
   const abort = new AbortController();
   aborts.add(abort);
-  if (!customer) idle.add(abort);
   let counted = false;
   try {
     const res = await fetch(`${baseUrl}/orders/${orderId}/events`, { signal: abort.signal });
@@ -120,7 +127,7 @@ async function follow(orderId: string, { customer }: { customer: boolean }): Pro
       parser.feed(value);
     }
   } catch (error) {
-    // Leaving a parked order, or stopping, ends the read with an AbortError: that is no error.
+    // Stopping ends the read with an AbortError: that is no error.
     if (!abort.signal.aborted) {
       errors++;
       if (errors <= 3) console.error(`stream of ${orderId}: ${(error as Error).message}`);
@@ -130,28 +137,36 @@ async function follow(orderId: string, { customer }: { customer: boolean }): Pro
     if (counted) open--;
     if (counted && customer) customersOpen--;
     aborts.delete(abort);
-    idle.delete(abort);
   }
 }
 
-async function client(i: number) {
+async function watcher(i: number) {
+  while (!stopping) {
+    await follow(parked[i]!, { customer: false });
+    // A watcher's stream ends only if something is wrong (or the reconciler picked its parked order up after RECONCILE_AFTER_MS): not again at once.
+    if (!stopping) await Bun.sleep(1000);
+  }
+}
+
+async function customer() {
   while (!stopping) {
     const orderId = queue.shift();
-    const ended = await follow(orderId ?? parked[i]!, { customer: orderId !== undefined });
-    // A parked order whose stream ended after all (the reconciler picked it up after RECONCILE_AFTER_MS) is not followed again at once.
-    if (!orderId && ended) await Bun.sleep(1000);
+    if (orderId) await follow(orderId, { customer: true });
+    else await Promise.race([arrival, stopped]);
   }
 }
 
+// Often, so a customer is on its order before the pipeline is through with it.
 const poller = setInterval(() => void refill().catch((error: Error) => console.error(`refill: ${error.message}`)), 25);
 const sampler = setInterval(() => {
   openSamples.push(open);
   customerSamples.push(customersOpen);
 }, 250);
-const running = Promise.all(Array.from({ length: count }, (_, i) => client(i)));
+const running = Promise.all([...Array.from({ length: count }, (_, i) => watcher(i)), ...Array.from({ length: customers }, customer)]);
 
 process.on('SIGTERM', async () => {
   stopping = true;
+  stop();
   clearInterval(poller);
   clearInterval(sampler);
   for (const abort of aborts) abort.abort();

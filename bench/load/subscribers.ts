@@ -3,16 +3,16 @@ import { percentiles, type Percentiles } from './stats.ts';
 
 /** What the subscribers of one run saw (see subscriber-process.ts). */
 export interface SubscriberFigures {
-  /** Clients, each with a stream open all the time. */
+  /** Watchers, each holding a stream open the whole run (and up to a tenth as many customers besides). */
   count: number;
-  /** Streams the API accepted over the run, and how many of them followed an order of the load (one each). */
+  /** Streams the API accepted over the run, and how many of them were customers following an order of the load (one each). */
   opened: number;
   followedLive: number;
   /** Streams refused, by HTTP status (503: SSE_MAX_CONNECTIONS reached). */
   refused: Record<string, number>;
   errors: number;
   messages: number;
-  /** Streams open at once, and those on orders of the load, sampled every 250 ms over the run (the drain included). */
+  /** Streams open at once (watchers and customers), and customers' alone, sampled every 250 ms over the run (the drain included). */
   openAtOnce: { min: number; median: number; max: number };
   customersAtOnce: { median: number; max: number };
   /** From a change's commit (payment_attempts.created_at, deliveries.sent_at) to its message's arrival. */
@@ -33,16 +33,16 @@ export interface SubscribersRun {
 const GOALS = { throughputRatio: 0.9, commitToStreamP99Ms: 50, apiRssMb: 150 };
 
 /**
- * Starts `count` subscribers in a process of their own, each with a stream open all the time: on an
- * order of the load while one waits for a client, else on a parked order (its pid, for the CPU table);
- * stop() ends them and returns what they saw.
+ * Starts the subscribers in a process of their own (its pid, for the CPU table): `count` watchers
+ * holding a stream open the whole run, and customers following each order of the load as it comes,
+ * a tenth of `count` at most at once; stop() ends them and returns what they saw.
  */
 export function startSubscribers({ baseUrl, databaseUrl, count }: { baseUrl: string; databaseUrl: string; count: number }) {
   const child = Bun.spawn([process.execPath, new URL('subscriber-process.ts', import.meta.url).pathname], {
     env: {
       ...Bun.env,
       // Bun's fetch holds at most 256 requests at once unless told otherwise; a stream is one for its whole life.
-      BUN_CONFIG_MAX_HTTP_REQUESTS: String(count + 64),
+      BUN_CONFIG_MAX_HTTP_REQUESTS: String(count + Math.ceil(count / 10) + 64),
       SUBSCRIBERS_BASE_URL: baseUrl,
       SUBSCRIBERS_DATABASE_URL: databaseUrl,
       SUBSCRIBERS_COUNT: String(count),
@@ -82,8 +82,8 @@ const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.is
 const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
 
 const describe = (f: SubscriberFigures) =>
-  `${f.count} streams (open at once: min ${f.openAtOnce.min}, median ${f.openAtOnce.median}, max ${f.openAtOnce.max}; ` +
-  `on orders of the load: median ${f.customersAtOnce.median}, max ${f.customersAtOnce.max}); ${f.opened} opened, ${f.followedLive} on orders of the load; ${Object.entries(f.refused).map(([status, times]) => `${times}× ${status}`).join(', ') || 'none refused'}; ${f.errors} errors; ${f.messages} messages; ` +
+  `${f.count} streams held open and a customer following each order (open at once: min ${f.openAtOnce.min}, median ${f.openAtOnce.median}, max ${f.openAtOnce.max}; ` +
+  `customers median ${f.customersAtOnce.median}, max ${f.customersAtOnce.max}); ${f.opened} opened, ${f.followedLive} by customers; ${Object.entries(f.refused).map(([status, times]) => `${times}× ${status}`).join(', ') || 'none refused'}; ${f.errors} errors; ${f.messages} messages; ` +
   `commit to stream p50 / p95 / p99 / max ${fmt(f.commitToStreamMs.p50)} / ${fmt(f.commitToStreamMs.p95)} / ${fmt(f.commitToStreamMs.p99)} / ${fmt(f.commitToStreamMs.max)} ms over ${f.commitToStreamMs.count} changes`;
 
 /** The goal lines of a `--subscribers` comparison. */
