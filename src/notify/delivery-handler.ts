@@ -7,7 +7,7 @@ import { PoisonMessage } from '../shared/streams/poison-message.ts';
 import { RetryLater } from '../shared/streams/retry-later.ts';
 import { decideAttempt } from './attempt-policy.ts';
 import type { Channel } from './channel.ts';
-import { recordDeferred, recordFailed, recordSent, startAttempts, type AttemptToStart } from './delivery-records.ts';
+import { recordDeferred, recordFailed, recordSent, registerDeliveries, startAttempts, type AttemptToStart } from './delivery-records.ts';
 import type { NotifyMetrics } from './metrics.ts';
 import { readOrderFacts, type OrderFacts } from './order-facts.ts';
 import { persist } from './persist.ts';
@@ -19,6 +19,12 @@ export interface DeliveryHandlerDeps {
   db: Database;
   log: Logger;
   channel: Channel;
+  /**
+   * The process's other channels. The first channel to read an order's event registers their deliveries
+   * too (registerDeliveries), so one whose entry Redis loses before its group reads it is still found
+   * by the reconciler.
+   */
+  otherChannels?: readonly Channel[];
   metrics: NotifyMetrics;
   /** Told which orders' deliveries this batch moved on, after their writes, for the API's live streams. */
   orderChanges?: OrderChanges;
@@ -36,7 +42,7 @@ export interface DeliveryHandlerDeps {
  * The one window for a duplicate: the process dies between the other side's acceptance and the `sent`
  * commit (docs/notifications.md). An event about an order that does not exist is poison.
  */
-export function createDeliveryHandler({ db, log: baseLog, channel, metrics, orderChanges }: DeliveryHandlerDeps) {
+export function createDeliveryHandler({ db, log: baseLog, channel, otherChannels = [], metrics, orderChanges }: DeliveryHandlerDeps) {
   const sql = db.$client;
   const leaseMs = channel.attemptTimeoutMs + LEASE_MARGIN_MS;
   for (const result of ['sent', 'deferred', 'refused', 'exhausted']) metrics.attempts.inc({ channel: channel.name, result }, 0);
@@ -75,6 +81,7 @@ export function createDeliveryHandler({ db, log: baseLog, channel, metrics, orde
       else failed.push({ id: item.meta.id, error: new PoisonMessage(`order ${item.message.payload.orderId} does not exist, or has no payment outcome`) });
     }
 
+    await registerDeliveries(sql, registrations(firstOf, facts));
     const started = await startAttempts(sql, channel.name, toStart.map(({ start }) => start), leaseMs);
     // Each order on its own: one whose attempt failed on a fault of ours (PostgreSQL away) fails alone.
     // Its change is announced as soon as its answer is recorded, not once the whole batch's are.
@@ -84,6 +91,17 @@ export function createDeliveryHandler({ db, log: baseLog, channel, metrics, orde
       if (error !== undefined) failed.push({ id: toStart[i]!.item.meta.id, error });
     });
     return { failed };
+
+    /** The other channels' deliveries of the batch's orders, each where its channel tells the order at all. */
+    function registrations(items: Map<string, BatchItem<PaymentCompleted>>, orders: Map<string, OrderFacts>) {
+      return [...items].flatMap(([orderId, item]) => {
+        const order = orders.get(orderId);
+        if (!order) return [];
+        return otherChannels
+          .filter((other) => other.appliesTo(order))
+          .map((other) => ({ channel: other.name, orderId, ...other.address(order), outcome: order.outcome, eventId: item.message.eventId, requestId: item.message.requestId }));
+      });
+    }
 
     /** One order's attempt: what the other side answered, recorded; what the consumer should do with the entry (undefined: acknowledge it). */
     async function deliver(item: BatchItem<PaymentCompleted>, order: OrderFacts, start: AttemptToStart, attempt: number | undefined): Promise<Error | undefined> {

@@ -12,6 +12,26 @@ export interface AttemptToStart {
 }
 
 /**
+ * Registers each delivery as `pending` with no attempt yet, unless the order already has one on its
+ * channel. The channel that reads an order's `payment.completed` first registers the other channels'
+ * deliveries with its own: the stream entry is the only other record that they are owed, and Redis may
+ * lose it before their groups read it. From this row the reconciler finds a delivery whose entry was
+ * lost and emits the event again (src/shared/pipeline/reconciler.ts).
+ */
+export async function registerDeliveries(sql: Sql, deliveries: readonly (AttemptToStart & { channel: DeliveryChannel })[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  const column = <K extends keyof AttemptToStart | 'channel'>(key: K) => deliveries.map((delivery) => delivery[key]);
+  await sql`
+    insert into deliveries (order_id, channel, recipient, message_id, outcome, event_id, request_id)
+    select b.order_id, b.channel::delivery_channel, b.recipient, b.message_id, b.outcome::payment_outcome, b.event_id, b.request_id
+    from unnest(
+      ${column('orderId')}::uuid[], ${column('channel')}::text[], ${column('recipient')}::text[], ${column('messageId')}::text[],
+      ${column('outcome')}::text[], ${column('eventId')}::uuid[], ${column('requestId')}::text[]
+    ) as b(order_id, channel, recipient, message_id, outcome, event_id, request_id)
+    on conflict (order_id, channel) do nothing`;
+}
+
+/**
  * Starts an attempt of each delivery in one statement, recording it before the other side is asked
  * (Stripe's advice for any call that cannot be taken back): the row is created or moved on to
  * attempts + 1, with a lease of `leaseMs` during which no copy of the event starts another attempt.

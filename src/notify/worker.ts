@@ -22,9 +22,12 @@ export function notifyWorkers(config: Config): WorkerDefinition<PaymentCompleted
   let metrics: NotifyMetrics | undefined;
   const metricsOf = (registry: MetricsRegistry) => (metrics ??= createNotifyMetrics(registry));
   const { email, webhook } = config.notify;
-  const currency = config.payment.currency;
+  // Opened once, by the first worker set up: each worker sends on its own channel and registers the
+  // others' deliveries (createDeliveryHandler's otherChannels).
+  let opened: { channels: Channel[]; close: () => void } | undefined;
+  const open = () => (opened ??= openChannels(config));
 
-  const worker = (route: RouteName, retrySchedule: readonly number[], open: () => { channel: Channel; stop?: () => void }): WorkerDefinition<PaymentCompleted> => ({
+  const worker = (route: RouteName, retrySchedule: readonly number[], name: Channel['name']): WorkerDefinition<PaymentCompleted> => ({
     service: 'notify',
     config,
     defaultHealthPort: 3002,
@@ -33,20 +36,34 @@ export function notifyWorkers(config: Config): WorkerDefinition<PaymentCompleted
     logContext: (event) => ({ order_id: event.payload.orderId, request_id: event.requestId }),
     retrySchedule,
     setup({ db, redis, log, metrics: registry }) {
-      const { channel, stop } = open();
+      const { channels, close } = open();
+      const channel = channels.find((each) => each.name === name)!;
       return {
-        handleBatch: createDeliveryHandler({ db, log, channel, metrics: metricsOf(registry), orderChanges: createOrderChanges({ redis, prefix: config.streamPrefix, log }) }),
-        stop: async () => stop?.(),
+        handleBatch: createDeliveryHandler({
+          db,
+          log,
+          channel,
+          otherChannels: channels.filter((each) => each !== channel),
+          metrics: metricsOf(registry),
+          orderChanges: createOrderChanges({ redis, prefix: config.streamPrefix, log }),
+        }),
+        // The e-mail's worker owns the SMTP pool: every process runs it.
+        stop: async () => (name === 'email' ? close() : undefined),
       };
     },
   });
 
-  const workers = [
-    worker('CustomerEmail', email.retryScheduleMs, () => {
-      const mailer = createSmtpMailer({ url: email.smtpUrl, from: email.from, timeoutMs: email.timeoutMs });
-      return { channel: createEmailChannel({ mailer, from: email.from, currency, timeoutMs: email.timeoutMs, retryScheduleMs: email.retryScheduleMs }), stop: () => mailer.close() };
-    }),
-  ];
-  if (webhook) workers.push(worker('RestaurantWebhook', webhook.retryScheduleMs, () => ({ channel: createWebhookChannel({ ...webhook, currency }) })));
+  const workers = [worker('CustomerEmail', email.retryScheduleMs, 'email')];
+  if (webhook) workers.push(worker('RestaurantWebhook', webhook.retryScheduleMs, 'webhook'));
   return workers;
+}
+
+/** The customer's e-mail always; the restaurant's webhook when ORDER_WEBHOOK_URL is set. */
+function openChannels(config: Config): { channels: Channel[]; close: () => void } {
+  const { email, webhook } = config.notify;
+  const currency = config.payment.currency;
+  const mailer = createSmtpMailer({ url: email.smtpUrl, from: email.from, timeoutMs: email.timeoutMs });
+  const channels = [createEmailChannel({ mailer, from: email.from, currency, timeoutMs: email.timeoutMs, retryScheduleMs: email.retryScheduleMs })];
+  if (webhook) channels.push(createWebhookChannel({ ...webhook, currency }));
+  return { channels, close: () => mailer.close() };
 }

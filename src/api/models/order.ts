@@ -93,7 +93,7 @@ export const OrderView = t.Object(
       description: "When the mail server accepted the customer's e-mail about the payment outcome; null until then",
     }),
     deliveries: t.Array(DeliveryView, {
-      description: 'One per channel the outcome is told on (the e-mail; the webhook for a paid order when one is configured), from its first attempt on; empty before',
+      description: 'One per channel the outcome is told on (the e-mail; the webhook for a paid order when one is configured), listed once any channel has read the outcome (attempts 0 before its own first attempt); empty before',
     }),
   },
   {

@@ -18,8 +18,8 @@ export function channelsTold(view: Pick<OrderView, 'payment'>, { restaurantWebho
 
 /**
  * Whether nothing more will change on the order: its payment outcome is recorded and every channel it
- * is told on has a delivery that is `sent` or `failed` for good. A delivery is only listed from its
- * first attempt on, so a channel with no delivery yet is still to come.
+ * is told on has a delivery that is `sent` or `failed` for good. A delivery is only listed from the
+ * moment a channel read the order's outcome, so a channel with no delivery yet is still to come.
  */
 export function isOrderFinished(view: Pick<OrderView, 'payment' | 'deliveries'>, policy: TellingPolicy): boolean {
   if (view.payment === null) return false;

@@ -86,7 +86,8 @@ export async function reconcile(
       )
       .limit(limit);
     // A delivery of another channel (the restaurant's webhook) whose entry Redis lost: pending, past its
-    // wait, untouched since the cutoff. Orders found above are emitted once, for every channel.
+    // wait, untouched since the cutoff. The e-mail's worker registers it (registerDeliveries) even when
+    // the webhook group never read the entry. Orders found above are emitted once, for every channel.
     const stalled = await tx
       .select({ order: orders, attempt: paymentAttempts })
       .from(deliveries)
