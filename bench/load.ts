@@ -9,6 +9,8 @@
  *   Or alone, `--only retries` (bench/load/retry-comparison.ts): one open-loop rate twice, without
  *   failures and with a flaky issuer whose orders wait in Redis through the retry schedule; the other
  *   orders' to-paid percentiles of both runs and their ratio.
+ *   Or alone, `--only smtp` (bench/load/smtp-cost.ts): CPU per customer e-mail, the sender (the real
+ *   email channel, in this process) and the SMTP sink (a process of its own) apart; no database.
  *   Every spawned process's peak RSS (VmHWM) is read just before it stops.
  *
  * Closed and paced loops run with wrk when it is installed (`apt-get install -y wrk`), so the load
@@ -27,6 +29,7 @@
  *                                                # GET /orders/{id}/events streams open, following its orders:
  *                                                # throughput with and without, commit-to-stream, the API's RSS
  *   bun run bench --only retries --rate 100 --duration 15 [--flaky-every 5 --flaky-calls 3 --retry-schedule 1000,2000,4000]
+ *   bun run bench --only smtp [--messages 5000 --concurrency 32]
  *   bun run bench --only e2e --provider stripe --provider-latency 300
  *                                                # payments through the Stripe SDK at the sandbox; the highest
  *                                                # rate kept up with at 0 ms and at 300 ms, and their ratio
@@ -54,6 +57,7 @@ import { pgbenchCeiling } from './load/pgbench.ts';
 import { pipelineFigures, type PipelineFigures } from './load/pipeline-figures.ts';
 import { peakRssMb } from './load/process-memory.ts';
 import { compareRetries, retryComparisonText } from './load/retry-comparison.ts';
+import { smtpCost, smtpCostText } from './load/smtp-cost.ts';
 import { printSummary, type Summary } from './load/summary.ts';
 import { findWrk, wrkLoad } from './load/wrk-driver.ts';
 import { startSubscribers } from './load/subscribers.ts';
@@ -84,6 +88,9 @@ const { values } = parseArgs({
     'flaky-every': { type: 'string', default: '5' },
     'flaky-calls': { type: 'string', default: '3' },
     'retry-schedule': { type: 'string', default: '1000,2000,4000' },
+    // --only smtp: e-mails measured (after a tenth as many unmeasured), and sends at a time.
+    messages: { type: 'string', default: '5000' },
+    concurrency: { type: 'string', default: '32' },
   },
 });
 
@@ -114,7 +121,9 @@ async function providerFor(latencyMs: number): Promise<{ env: Record<string, str
   });
   return { env: { PAYMENT_PROVIDER: 'stripe', STRIPE_API_URL: sandbox.url }, stop: () => sandbox.stop() };
 }
-if (values.only && !['api', 'e2e', 'retries'].includes(values.only)) throw new Error(`--only ${values.only}: expected api, e2e or retries`);
+if (values.only && !['api', 'e2e', 'retries', 'smtp'].includes(values.only)) throw new Error(`--only ${values.only}: expected api, e2e, retries or smtp`);
+/** Phases that run alone, with no system and no pgbench after them. */
+const alone = values.only === 'retries' || values.only === 'smtp';
 if (!['auto', 'wrk', 'built-in', 'builtin'].includes(values.driver)) throw new Error(`--driver ${values.driver}: expected auto, wrk or built-in`);
 const wrk = values.driver === 'built-in' || values.driver === 'builtin' ? undefined : findWrk();
 if (values.driver === 'wrk' && !wrk) throw new Error('--driver wrk: wrk is not on the PATH (Debian: apt-get install -y wrk)');
@@ -216,7 +225,7 @@ if (values.url) {
   summary.runs.push({ name: 'running system', ...(await measure({ baseUrl: values.url.replace(/\/$/, ''), db, pids: {} }, 'running system', { kind: 'closed' }, seconds, true)) });
   await close();
 }
-if (!values.url && values.only !== 'e2e' && values.only !== 'retries') {
+if (!values.url && values.only !== 'e2e' && !alone) {
   const apiAlone = await onFreshSystem('api', ['api'], async (target) => {
     await warmUp(target, false);
     console.log(`api alone: ${closedMode}`);
@@ -226,7 +235,7 @@ if (!values.url && values.only !== 'e2e' && values.only !== 'retries') {
   summary.runs.push({ name: 'api alone', ...apiAlone });
   for (const [name, mb] of Object.entries(apiAlone.rssMb)) summary.rssMb[`${name} (api alone)`] = mb;
 }
-if (!values.url && values.only !== 'api' && values.only !== 'retries') {
+if (!values.url && values.only !== 'api' && !alone) {
   const services: ServiceName[] = ['api', ...Array.from({ length: Number(values['payment-workers']) }, () => 'payment' as const), 'notify'];
   // Each run on a fresh system: a run that fell behind leaves a backlog and a bloated outbox
   // behind it, which would slow whatever ran next on the same system.
@@ -306,7 +315,15 @@ if (!values.url && values.only !== 'api' && values.only !== 'retries') {
   }
 }
 
-if (values.only === 'retries') {
+if (values.only === 'smtp') {
+  const cost = await smtpCost({ messages: Number(values.messages), concurrency: Number(values.concurrency), warmup: Math.ceil(Number(values.messages) / 10), from: config.notify.email.from, currency: config.payment.currency });
+  const text = smtpCostText(cost, `CPU per e-mail, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}`);
+  console.log(`\n${text}\n`);
+  const stamp = new Date().toISOString().replaceAll(':', '-');
+  await Bun.write(new URL(`results/smtp-${stamp}.json`, import.meta.url), `${JSON.stringify(cost, null, 2)}\n`);
+  await Bun.write(new URL(`results/smtp-${stamp}.md`, import.meta.url), `${text}\n`);
+  console.log(`results: bench/results/smtp-${stamp}.json and .md`);
+} else if (values.only === 'retries') {
   const rate = Number(values.rate ?? 100);
   const flaky = { every: Number(values['flaky-every']), calls: Number(values['flaky-calls']) };
   const runs = await compareRetries({

@@ -6,6 +6,13 @@ const TICKS_PER_SECOND = 100;
 /** CPU seconds per group of processes over a window, and the machine's total busy time. */
 export type CpuUse = Record<string, number>;
 
+/** One process's CPU seconds so far (user + system, all its threads), from /proc/<pid>/stat. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await ticksOf(String(pid));
+  if (!stat) throw new Error(`no process ${pid} to read the CPU time of`);
+  return stat.ticks / TICKS_PER_SECOND;
+}
+
 async function ticksOf(pid: string): Promise<{ comm: string; ticks: number } | undefined> {
   const stat = await Bun.file(`/proc/${pid}/stat`).text().catch(() => undefined);
   if (!stat) return undefined;
@@ -15,7 +22,8 @@ async function ticksOf(pid: string): Promise<{ comm: string; ticks: number } | u
   return { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
 }
 
-async function busyTicks(): Promise<number> {
+/** Every CPU's busy ticks (1/100 s) since boot, everyone's. */
+export async function busyTicks(): Promise<number> {
   const cpu = (await Bun.file('/proc/stat').text()).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal: everything but idle and iowait.
   return cpu.reduce((sum, n, i) => (i === 3 || i === 4 ? sum : sum + n), 0);

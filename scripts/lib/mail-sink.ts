@@ -4,6 +4,7 @@
  * answers as it is told (accept, greylist with a 451, refuse with a 550). Messages are read with
  * mailparser, only when asked for, so a bench run pays nothing for them.
  */
+import type { Socket } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -73,6 +74,11 @@ export async function startMailSink({ port = 0, policy = ACCEPT_ALL }: { port?: 
     // No reverse DNS of the client: it is always 127.0.0.1, and a slow resolver would stall every greeting.
     disableReverseLookup: true,
     logger: false,
+    // Answered at once (smtp-server's default waits a turn of the event loop), so the replies to a
+    // pipelined MAIL FROM, RCPT TO and DATA are all written while that chunk is handled: see batchReplies.
+    onMailFrom(_address, _session, callback) {
+      callback();
+    },
     onRcptTo(address, _session, callback) {
       const recipient = address.address.toLowerCase();
       const attempt = (tries.get(recipient) ?? 0) + 1;
@@ -102,6 +108,7 @@ export async function startMailSink({ port = 0, policy = ACCEPT_ALL }: { port?: 
       });
     },
   });
+  server.server.on('connection', batchReplies);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -112,5 +119,24 @@ export async function startMailSink({ port = 0, policy = ACCEPT_ALL }: { port?: 
     port: bound,
     messages: () => Promise.all(sink.accepted.map((mail) => mail.parsed())),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
+
+/**
+ * RFC 2920: a server answering pipelined commands should not flush each reply on its own while more
+ * commands are waiting. smtp-server writes every reply to the socket as it goes, so a client's
+ * MAIL FROM, RCPT TO and DATA (one segment from nodemailer) cost three writes here, and three reads
+ * there; held (cork) until the chunk they came in has been handled, they leave in one.
+ */
+function batchReplies(socket: Socket) {
+  let held = false;
+  socket.prependListener('data', () => {
+    if (held) return;
+    held = true;
+    socket.cork();
+    setImmediate(() => {
+      held = false;
+      socket.uncork();
+    });
   });
 }

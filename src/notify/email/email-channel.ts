@@ -1,6 +1,6 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import type { Channel } from '../channel.ts';
-import { messageIdOf, orderEmail } from './order-email.ts';
+import { createOrderEmail, messageIdOf } from './order-email.ts';
 import type { Mailer } from './smtp-mailer.ts';
 import { smtpAttemptResult } from './smtp-failure.ts';
 
@@ -16,13 +16,14 @@ export interface EmailChannelOptions {
 /** The customer's e-mail: a receipt or an explanation, for every order with an outcome. */
 export function createEmailChannel({ mailer, from, currency, timeoutMs, retryScheduleMs }: EmailChannelOptions): Channel {
   const domain = domainOf(from);
+  const orderEmail = createOrderEmail({ domain, currency });
   return {
     name: 'email',
     appliesTo: () => true,
     address: (order) => ({ recipient: order.customerEmail, messageId: messageIdOf(order.id, order.outcome, domain) }),
     async send(order) {
       try {
-        const { reply } = await mailer.send(orderEmail(order, { domain, currency }));
+        const { reply } = await mailer.send(orderEmail(order));
         return { kind: 'sent', reply };
       } catch (error) {
         return smtpAttemptResult(error);

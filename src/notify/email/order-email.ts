@@ -1,6 +1,6 @@
 import type { OrderFacts } from '../order-facts.ts';
 import { declineInWords } from './decline-reasons.ts';
-import { formatMoney } from './money.ts';
+import { moneyFormat } from './money.ts';
 
 /** One e-mail about an order's outcome, ready for the mailer. */
 export interface OrderEmail {
@@ -28,32 +28,45 @@ export function messageIdOf(orderId: string, outcome: OrderFacts['outcome'], dom
   return `<${orderId}.${outcome === 'succeeded' ? 'receipt' : 'payment-failed'}@${domain}>`;
 }
 
-/** A receipt for a paid order, or an explanation of a failed payment: pure, from the order's facts. */
-export function orderEmail(order: OrderFacts, { domain, currency }: { domain: string; currency: string }): OrderEmail {
-  const content = order.outcome === 'succeeded' ? receipt(order, currency) : paymentFailed(order, currency);
-  return { to: order.customerEmail, subject: content.subject, text: toText(content), html: toHtml(content), messageId: messageIdOf(order.id, order.outcome, domain) };
+type Money = (cents: number) => string;
+
+/**
+ * The writer of a channel's e-mails, its money format built once: a receipt for a paid order, or an
+ * explanation of a failed payment, pure, from the order's facts.
+ */
+export function createOrderEmail({ domain, currency }: { domain: string; currency: string }): (order: OrderFacts) => OrderEmail {
+  const money = moneyFormat(currency);
+  return (order) => {
+    const content = order.outcome === 'succeeded' ? receipt(order, money) : paymentFailed(order, money);
+    return { to: order.customerEmail, subject: content.subject, text: toText(content), html: toHtml(content), messageId: messageIdOf(order.id, order.outcome, domain) };
+  };
 }
 
-function linesOf(order: OrderFacts, currency: string): Content['lines'] {
-  return order.items.map((item) => ({ quantity: item.quantity, name: item.name, amount: formatMoney(item.unitPriceCents * item.quantity, currency) }));
+/** One order's e-mail (createOrderEmail, for a single use). */
+export function orderEmail(order: OrderFacts, settings: { domain: string; currency: string }): OrderEmail {
+  return createOrderEmail(settings)(order);
+}
+
+function linesOf(order: OrderFacts, money: Money): Content['lines'] {
+  return order.items.map((item) => ({ quantity: item.quantity, name: item.name, amount: money(item.unitPriceCents * item.quantity) }));
 }
 
 const when = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
-function receipt(order: OrderFacts, currency: string): Content {
-  const total = formatMoney(order.totalCents, currency);
+function receipt(order: OrderFacts, money: Money): Content {
+  const total = money(order.totalCents);
   return {
     subject: `Receipt for your order ${order.id}`,
     heading: 'Thank you: your order is paid',
     paragraphs: [`We received your payment of ${total} for order ${order.id}, and the kitchen has it. This is your receipt.`],
-    lines: linesOf(order, currency),
+    lines: linesOf(order, money),
     totalLabel: 'Total paid',
     total,
     footer: `Order ${order.id}, placed ${when(order.createdAt)}, paid ${when(order.decidedAt)}.`,
   };
 }
 
-function paymentFailed(order: OrderFacts, currency: string): Content {
+function paymentFailed(order: OrderFacts, money: Money): Content {
   return {
     subject: `Payment failed for your order ${order.id}`,
     heading: 'Your payment did not go through',
@@ -62,9 +75,9 @@ function paymentFailed(order: OrderFacts, currency: string): Content {
       'You have not been charged, and the order will not be prepared.',
       'What to do: place the order again with another card, or ask your bank why it refused the payment.',
     ],
-    lines: linesOf(order, currency),
+    lines: linesOf(order, money),
     totalLabel: 'Total (not charged)',
-    total: formatMoney(order.totalCents, currency),
+    total: money(order.totalCents),
     footer: `Order ${order.id}, placed ${when(order.createdAt)}.`,
   };
 }
