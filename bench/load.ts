@@ -11,6 +11,9 @@
  *   orders' to-paid percentiles of both runs and their ratio.
  *   Or alone, `--only smtp` (bench/load/smtp-cost.ts): CPU per customer e-mail, the sender (the real
  *   email channel, in this process) and the SMTP sink (a process of its own) apart; no database.
+ *   Or alone, `--only pg` (bench/load/pg-profile.ts): PostgreSQL's work per order by process and statement
+ *   (pg_stat_statements, reset for the run's database), table, index and WAL record (pg_walinspect), at an
+ *   open-loop rate (--rate, default 80/s); skipped, saying how to load it, without pg_stat_statements.
  *   Every spawned process's peak RSS (VmHWM) is read just before it stops.
  *
  * Closed and paced loops run with wrk when it is installed (`apt-get install -y wrk`), so the load
@@ -30,6 +33,7 @@
  *                                                # throughput with and without, commit-to-stream, the API's RSS
  *   bun run bench --only retries --rate 100 --duration 15 [--flaky-every 5 --flaky-calls 3 --retry-schedule 1000,2000,4000]
  *   bun run bench --only smtp [--messages 5000 --concurrency 32]
+ *   bun run bench --only pg --duration 20 [--rate 80 --subscribers 100]
  *   bun run bench --only e2e --provider stripe --provider-latency 300
  *                                                # payments through the Stripe SDK at the sandbox; the highest
  *                                                # rate kept up with at 0 ms and at 300 ms, and their ratio
@@ -58,6 +62,8 @@ import { pipelineFigures, type PipelineFigures } from './load/pipeline-figures.t
 import { peakRssMb } from './load/process-memory.ts';
 import { compareRetries, retryComparisonText } from './load/retry-comparison.ts';
 import { smtpCost, smtpCostText } from './load/smtp-cost.ts';
+import { profileDatabase } from './load/pg-profile.ts';
+import { pgProfileText } from './load/pg-profile-text.ts';
 import { printSummary, type Summary } from './load/summary.ts';
 import { findWrk, wrkLoad } from './load/wrk-driver.ts';
 import { startSubscribers } from './load/subscribers.ts';
@@ -121,9 +127,9 @@ async function providerFor(latencyMs: number): Promise<{ env: Record<string, str
   });
   return { env: { PAYMENT_PROVIDER: 'stripe', STRIPE_API_URL: sandbox.url }, stop: () => sandbox.stop() };
 }
-if (values.only && !['api', 'e2e', 'retries', 'smtp'].includes(values.only)) throw new Error(`--only ${values.only}: expected api, e2e, retries or smtp`);
+if (values.only && !['api', 'e2e', 'retries', 'smtp', 'pg'].includes(values.only)) throw new Error(`--only ${values.only}: expected api, e2e, retries, smtp or pg`);
 /** Phases that run alone, with no system and no pgbench after them. */
-const alone = values.only === 'retries' || values.only === 'smtp';
+const alone = values.only === 'retries' || values.only === 'smtp' || values.only === 'pg';
 if (!['auto', 'wrk', 'built-in', 'builtin'].includes(values.driver)) throw new Error(`--driver ${values.driver}: expected auto, wrk or built-in`);
 const wrk = values.driver === 'built-in' || values.driver === 'builtin' ? undefined : findWrk();
 if (values.driver === 'wrk' && !wrk) throw new Error('--driver wrk: wrk is not on the PATH (Debian: apt-get install -y wrk)');
@@ -323,6 +329,26 @@ if (values.only === 'smtp') {
   await Bun.write(new URL(`results/smtp-${stamp}.json`, import.meta.url), `${JSON.stringify(cost, null, 2)}\n`);
   await Bun.write(new URL(`results/smtp-${stamp}.md`, import.meta.url), `${text}\n`);
   console.log(`results: bench/results/smtp-${stamp}.json and .md`);
+} else if (values.only === 'pg') {
+  const rate = Number(values.rate ?? 80);
+  const profile = await profileDatabase({
+    databaseServerUrl: config.database.url,
+    redisUrl: config.redisUrl,
+    env: { LOG_LEVEL: values['log-level'], ...gateway },
+    spawnService: logToFile(logDir, { profileDir: values.profile, smol: values.smol }),
+    rate,
+    seconds,
+    warmupSeconds,
+    subscribers: Number(values.subscribers),
+  });
+  if (profile) {
+    const text = pgProfileText(profile, `PostgreSQL per order, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}; open loop ${rate}/s for ${seconds} s, the dev topology, mock provider`);
+    console.log(`\n${text}\n`);
+    const stamp = new Date().toISOString().replaceAll(':', '-');
+    await Bun.write(new URL(`results/pg-${stamp}.json`, import.meta.url), `${JSON.stringify(profile, null, 2)}\n`);
+    await Bun.write(new URL(`results/pg-${stamp}.md`, import.meta.url), `${text}\n`);
+    console.log(`results: bench/results/pg-${stamp}.json and .md`);
+  }
 } else if (values.only === 'retries') {
   const rate = Number(values.rate ?? 100);
   const flaky = { every: Number(values['flaky-every']), calls: Number(values['flaky-calls']) };

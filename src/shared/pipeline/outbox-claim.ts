@@ -16,8 +16,8 @@ export type ClaimedRow = { id: number; stream: string; order_id: string; event: 
  * may take a bitmap scan plus a sort when it believes few rows are unpublished (it did on a young,
  * unanalyzed table in `bun run bench`): that scan returns every entry published since the last vacuum,
  * thousands per claim, and keeps doing so. `settings` rules the bitmap and sequential scans out for
- * this transaction only (set_config(..., true) is SET LOCAL), whatever the statistics; it costs one
- * round trip, the claim no more.
+ * this transaction only (set_config(..., true) is SET LOCAL), whatever the statistics; sent with the
+ * claim (see claimUnpublished), it costs no round trip of its own.
  */
 export function claimStatements(batchSize: number): { settings: SQL; claim: SQL } {
   return {
@@ -31,9 +31,15 @@ export function claimStatements(batchSize: number): { settings: SQL; claim: SQL 
   };
 }
 
-/** Claims up to `batchSize` unpublished rows, oldest first, and marks them published in the caller's transaction. */
+/**
+ * Claims up to `batchSize` unpublished rows, oldest first, and marks them published in the caller's
+ * transaction. The settings and the claim are sent together: on the transaction's one connection
+ * postgres.js pipelines them, and PostgreSQL runs them in the order sent, so the claim is still planned
+ * with the settings in force, one round trip (and one wake-up of the backend) instead of two. Every
+ * relay claim paid that round trip: about two per order at an everyday rate (`bun run bench --only pg`).
+ */
 export async function claimUnpublished(tx: Tx, batchSize: number): Promise<ClaimedRow[]> {
   const { settings, claim } = claimStatements(batchSize);
-  await tx.execute(settings);
-  return [...(await tx.execute<ClaimedRow>(claim))];
+  const [, rows] = await Promise.all([tx.execute(settings), tx.execute<ClaimedRow>(claim)]);
+  return [...rows];
 }
