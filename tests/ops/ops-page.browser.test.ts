@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { haveBrowser, launchBrowser } from '../helpers/browser.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, spawnService } from '../helpers/processes.ts';
 import { freePort } from '../helpers/redis.ts';
@@ -10,8 +11,6 @@ import { deadLetterAnOrder, fixMissingOrder } from './dead-letter-helpers.ts';
 
 allowSlowTests();
 
-// Debian's chromium, installed by .ci/run; playwright-core never downloads a browser of its own.
-const CHROMIUM = Bun.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'browser-test-admin-token-42';
 // The screenshot in docs/operating.md: refreshed with UPDATE_SCREENSHOT=1, so a plain `bun test` leaves the tree clean.
 const SCREENSHOT = Bun.env.UPDATE_SCREENSHOT ? new URL('../../docs/ops-page.png', import.meta.url).pathname : `${tmpdir()}/ops-page-${process.pid}.png`;
@@ -20,22 +19,17 @@ let pipeline: Pipeline;
 let browser: Browser;
 let apiPort: number;
 
-const haveBrowser = existsSync(CHROMIUM);
-// bash .ci/run installs chromium and fails if it cannot, so CI always runs this file; elsewhere say why it is skipped.
-if (!haveBrowser) console.warn(`skipping the browser test: no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+const browserHere = haveBrowser();
 
 beforeAll(async () => {
-  if (!haveBrowser) return;
+  if (!browserHere) return;
   pipeline = await createPipeline('ops_page');
   apiPort = await freePort();
   const api = spawnService('api', pipeline.env({ PORT: String(apiPort), ADMIN_TOKEN: TOKEN }));
   spawnService('payment', pipeline.env({ CONSUMER_NAME: 'payment-browser' }));
   spawnService('notify', pipeline.env({ CONSUMER_NAME: 'notify-browser' }));
   await api.waitForLine((l) => l.msg === 'api listening', 'listening');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
@@ -43,7 +37,7 @@ afterAll(async () => {
   await pipeline?.close();
 });
 
-describe.skipIf(!haveBrowser)('the operations page in a real browser', () => {
+describe.skipIf(!browserHere)('the operations page in a real browser', () => {
   it('shows a dead-lettered entry, and replaying it through the page moves the order on', async () => {
     const { id: paidId } = await pipeline.placeOrder('browser@example.com');
     await pipeline.waitUntilSettled([paidId]);

@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { OrderView } from '../../src/api/models/order.ts';
+import { haveBrowser, launchBrowser } from '../helpers/browser.ts';
 import { createPipeline, type Pipeline } from '../helpers/pipeline.ts';
 import { killAll, type RunningService } from '../helpers/processes.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 
 allowSlowTests();
 
-// Debian's chromium, installed by .ci/run; playwright-core never downloads a browser of its own.
-const CHROMIUM = Bun.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser) console.warn(`skipping the browser test: no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+const browserHere = haveBrowser();
 
 /**
  * A checkout page: it places an order, then follows it with the browser's own EventSource, as the
@@ -33,17 +30,14 @@ let api: RunningService;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!haveBrowser) return;
+  if (!browserHere) return;
   pipeline = await createPipeline('order_events_browser');
   [api] = await Promise.all([
     pipeline.spawn('api'),
     pipeline.spawn('payment', { CONSUMER_NAME: 'payment-events-browser', GATEWAY_LATENCY_MS: '1000' }),
     pipeline.spawn('notify', { CONSUMER_NAME: 'notify-events-browser' }),
   ]);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
@@ -51,7 +45,7 @@ afterAll(async () => {
   await pipeline?.close();
 });
 
-describe.skipIf(!haveBrowser)('following an order in a real browser', () => {
+describe.skipIf(!browserHere)('following an order in a real browser', () => {
   it("shows each state with the browser's own EventSource, and the browser stops once the order is finished", async () => {
     const origin = `http://127.0.0.1:${api.port}`;
     const page = await browser.newPage();

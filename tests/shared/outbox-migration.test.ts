@@ -1,36 +1,22 @@
 import { afterAll, describe, expect, it } from 'bun:test';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import postgres from 'postgres';
-import { ensureDatabase, migrateDatabase, MIGRATIONS_FOLDER } from '../../src/shared/db/migrate.ts';
+import { ensureDatabase, migrateDatabase } from '../../src/shared/db/migrate.ts';
 import { Events, eventDefinitionOf, type OrderPlaced } from '../../src/shared/pipeline/events.ts';
 import { databaseUrl, dropDatabase, uniqueDatabaseName } from '../helpers/db.ts';
+import { migrationFolders } from '../helpers/migrations.ts';
 
 const name = uniqueDatabaseName('outbox_migration');
 const url = databaseUrl(name);
-const folders: string[] = [];
+const migrations = migrationFolders();
 afterAll(async () => {
   await dropDatabase(name);
-  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+  await migrations.remove();
 });
-
-/** The committed migrations up to (not including) `tag`, as a folder drizzle can apply. */
-async function migrationsBefore(tag: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), 'migrations-'));
-  folders.push(folder);
-  await cp(MIGRATIONS_FOLDER, folder, { recursive: true });
-  const journalPath = join(folder, 'meta', '_journal.json');
-  const journal = await Bun.file(journalPath).json();
-  const cut = journal.entries.findIndex((entry: { tag: string }) => entry.tag === tag);
-  await Bun.write(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, cut) }));
-  return folder;
-}
 
 describe('the outbox_event migration', () => {
   it('turns a row written as flat stream fields, still waiting, into an event the relay encodes to the same fields', async () => {
     await ensureDatabase(url);
-    await migrateDatabase(url, await migrationsBefore('0006_outbox_event'));
+    await migrateDatabase(url, await migrations.before('0006_outbox_event'));
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
       const orderId = Bun.randomUUIDv7();
