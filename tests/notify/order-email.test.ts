@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'bun:test';
 import { domainOf } from '../../src/notify/email/email-channel.ts';
 import { declineInWords } from '../../src/notify/email/decline-reasons.ts';
-import { messageIdOf, orderEmail } from '../../src/notify/email/order-email.ts';
+import { createOrderEmail, messageIdOf } from '../../src/notify/email/order-email.ts';
 import type { OrderFacts } from '../../src/notify/order-facts.ts';
 import { orderPaidWebhook, webhookIdOf } from '../../src/notify/webhook/order-paid-webhook.ts';
 
@@ -21,17 +21,17 @@ const order = (overrides: Partial<OrderFacts> = {}): OrderFacts => ({
   delivery: null,
   ...overrides,
 });
-const settings = { domain: 'example.com', currency: 'usd' };
+const orderEmail = createOrderEmail({ domain: 'example.com', currency: 'usd' });
 
 describe('the receipt', () => {
-  const mail = orderEmail(order(), settings);
+  const mail = orderEmail(order());
 
   it('goes to the customer, names the order in its subject, under a Message-ID from the order and the outcome', () => {
     expect(mail.to).toBe('ada@example.com');
     expect(mail.subject).toBe(`Receipt for your order ${ID}`);
     expect(mail.messageId).toBe(`<${ID}.receipt@example.com>`);
     // Every copy of it is the same message.
-    expect(orderEmail(order(), settings)).toEqual(mail);
+    expect(orderEmail(order())).toEqual(mail);
   });
 
   it('lists every line with its quantity and amount, the total and the order id, in the text and the HTML alike', () => {
@@ -41,7 +41,7 @@ describe('the receipt', () => {
   });
 
   it('escapes what came from outside in the HTML, and keeps it as written in the text', () => {
-    const tricky = orderEmail(order({ items: [{ menuItemId: 7, name: `<img src=x onerror="alert('x')"> & Co`, quantity: 1, unitPriceCents: 100 }] }), settings);
+    const tricky = orderEmail(order({ items: [{ menuItemId: 7, name: `<img src=x onerror="alert('x')"> & Co`, quantity: 1, unitPriceCents: 100 }] }));
     expect(tricky.html).toContain('&lt;img src=x onerror=&quot;alert(&#x27;x&#x27;)&quot;&gt; &amp; Co');
     expect(tricky.html).not.toContain('<img');
     expect(tricky.text).toContain(`1 x <img src=x onerror="alert('x')"> & Co`);
@@ -49,7 +49,7 @@ describe('the receipt', () => {
 });
 
 describe('the explanation of a failed payment', () => {
-  const mail = orderEmail(order({ outcome: 'failed', failureReason: 'expired_card' }), settings);
+  const mail = orderEmail(order({ outcome: 'failed', failureReason: 'expired_card' }));
 
   it('says why in plain words and what to do, under its own Message-ID', () => {
     expect(mail.subject).toBe(`Payment failed for your order ${ID}`);

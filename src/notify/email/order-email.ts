@@ -42,11 +42,6 @@ export function createOrderEmail({ domain, currency }: { domain: string; currenc
   };
 }
 
-/** One order's e-mail (createOrderEmail, for a single use). */
-export function orderEmail(order: OrderFacts, settings: { domain: string; currency: string }): OrderEmail {
-  return createOrderEmail(settings)(order);
-}
-
 function linesOf(order: OrderFacts, money: Money): Content['lines'] {
   return order.items.map((item) => ({ quantity: item.quantity, name: item.name, amount: money(item.unitPriceCents * item.quantity) }));
 }
