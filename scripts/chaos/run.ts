@@ -150,6 +150,8 @@ async function underChaos(
 
   // --- the load: a steady rate, each order retried with its idempotency key until accepted ---
   const accepted = new Set<string>();
+  // Cut sessions may cost a client a 503 (with Retry-After) and a retry, never a 500.
+  const badAnswers = new Map<string, number>();
   async function placeOne(i: number) {
     for (let attempt = 1; attempt <= 30; attempt++) {
       try {
@@ -165,7 +167,10 @@ async function underChaos(
           progress.accepted = accepted.size;
           return;
         }
-        await res.arrayBuffer();
+        if (res.status >= 500 && !(res.status === 503 && res.headers.has('retry-after'))) {
+          const what = `${res.status} ${((await res.json().catch(() => ({}))) as { error?: { code?: string } }).error?.code ?? ''}`.trim();
+          badAnswers.set(what, (badAnswers.get(what) ?? 0) + 1);
+        } else await res.arrayBuffer();
       } catch {
         // The API's PostgreSQL connection was cut mid-request: retry with the same key.
       }
@@ -255,6 +260,10 @@ async function underChaos(
   const invariants = [
     // The API is never killed, only its database sessions: every order must get in, through retries with its key.
     { ok: ids.length === options.orders, line: `${ids.length} of ${options.orders} orders accepted by the API (clients retry with their Idempotency-Key)` },
+    {
+      ok: badAnswers.size === 0,
+      line: `${[...badAnswers.values()].reduce((sum, n) => sum + n, 0)} answers to POST /orders a 5xx other than 503 with Retry-After${badAnswers.size ? ` (${[...badAnswers].map(([what, n]) => `${n}x ${what}`).join(', ')})` : ''}`,
+    },
     ...(await checkInvariants({ db, admin, streamPrefix, accepted: ids })),
     ...(await paymentInvariants(provider.sandbox, await db.execute<{ id: string; status: string }>(sql`select id::text as id, status::text as status from orders`))),
     ...(await notificationInvariants({ db, mail: system.mail, receiver: endpoint, notifyProcesses: system.services.filter((p) => p.name === 'notify') })),

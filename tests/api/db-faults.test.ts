@@ -127,7 +127,7 @@ describe('a connection lost while the order is being written', () => {
 });
 
 describe('the request retry policy', () => {
-  const retryable = fc.constantFrom('57P01', '57P02', '57P03', '57014', '40001', '40P01', '08006', '08003', 'ECONNRESET', 'CONNECTION_CLOSED');
+  const retryable = fc.constantFrom('57P01', '57P02', '57P03', '57014', '40001', '40P01', '08006', '08003', 'ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED');
   const final = fc.constantFrom('23505', '23503', '22P02', '42P01', '55P03', undefined);
 
   it('retries only transient failures, and never past the budget', () => {

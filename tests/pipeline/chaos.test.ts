@@ -24,7 +24,7 @@ describe('a short chaos run (bun run chaos, smaller)', () => {
     expect(report.accepted).toBe(300);
     const failed = report.invariants.filter((invariant) => !invariant.ok).map((invariant) => invariant.line);
     expect(failed).toEqual([]);
-    expect(report.invariants).toHaveLength(11);
+    expect(report.invariants).toHaveLength(12);
     // Charges are counted at the provider (the Stripe sandbox, faults on), not in our tables.
     expect(report.invariants.some((invariant) => invariant.line.includes('charged more than once, counted at the provider'))).toBe(true);
   });

@@ -7,6 +7,9 @@ const UNREACHABLE_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ECONNRESET',
+  // A query written into a session the server has just ended (an admin's pg_terminate_backend, a
+  // restart): the socket is gone before the driver has seen it close.
+  'EPIPE',
   'CONNECT_TIMEOUT',
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
