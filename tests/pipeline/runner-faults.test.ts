@@ -141,7 +141,9 @@ describe('replicas of a worker whose gateway is slower than CLAIM_IDLE_MS', () =
     const pipeline = await newPipeline('slow_gateway');
     // Each gateway call takes 0.5-1.5 × 2 s, a batch as long as its slowest call: every entry is held
     // (running, or read ahead behind a running batch) well past CLAIM_IDLE_MS by a replica that is alive.
-    const settings = { PAYMENT_CONCURRENCY: '2', CONSUMER_BATCH_SIZE: '2', GATEWAY_LATENCY_MS: '2000', CLAIM_IDLE_MS: '600' };
+    // CLAIM_IDLE_MS is not shorter: the keeper extends every third of it, and a replica whose event loop
+    // stalls for two thirds of it (600 ms once, on a loaded CI machine) does look dead to the other.
+    const settings = { PAYMENT_CONCURRENCY: '2', CONSUMER_BATCH_SIZE: '2', GATEWAY_LATENCY_MS: '2000', CLAIM_IDLE_MS: '1200' };
     const [replicaA, replicaB] = await Promise.all([
       pipeline.spawn('payment', { ...settings, CONSUMER_NAME: 'payment-slow-a' }),
       pipeline.spawn('payment', { ...settings, CONSUMER_NAME: 'payment-slow-b' }),
