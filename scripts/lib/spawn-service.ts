@@ -1,5 +1,6 @@
 import type { Subprocess } from 'bun';
 import { forEachLine } from './read-lines.ts';
+import { withHeapBudget } from '../../src/shared/runtime/heap-budget.ts';
 
 const ENTRY = {
   api: 'src/api/main.ts',
@@ -27,11 +28,11 @@ export interface RunningService {
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-/** Starts a real service process (`bun src/<name>/main.ts`, or `command`) and collects its JSON log lines. */
+/** Starts a real service process (`bun src/<name>/main.ts`, or `command`), with the heap budget its package.json script gives it, and collects its JSON log lines. */
 export function spawnService(name: ServiceName, env: Record<string, string>, command?: string[]): RunningService {
   const proc = Bun.spawn(command ?? [process.execPath, ENTRY[name]], {
     cwd: ROOT,
-    env: { PATH: Bun.env.PATH ?? '', HOME: Bun.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    env: withHeapBudget({ PATH: Bun.env.PATH ?? '', HOME: Bun.env.HOME ?? '', LOG_LEVEL: 'info', ...env }),
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

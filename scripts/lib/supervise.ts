@@ -1,5 +1,6 @@
 import type { Subprocess } from 'bun';
 import { forEachLine } from './read-lines.ts';
+import { withHeapBudget } from '../../src/shared/runtime/heap-budget.ts';
 
 export interface ServiceSpec {
   /** Prefix for its output lines. */
@@ -47,7 +48,7 @@ export async function superviseAll(services: ServiceSpec[]): Promise<number> {
 
   function launch(spec: ServiceSpec) {
     const proc = Bun.spawn([process.execPath, spec.entry, ...(spec.args ?? [])], {
-      env: { ...Bun.env, ...spec.env },
+      env: withHeapBudget({ ...Bun.env, ...spec.env }),
       stdin: 'ignore',
       stdout: 'pipe',
       stderr: 'pipe',
