@@ -4,7 +4,7 @@ import { TEST_SERVER_URL } from '../helpers/db.ts';
 import { TEST_REDIS_URL } from '../helpers/redis.ts';
 import { allowSlowTests } from '../helpers/slow.ts';
 
-// Usually 6-15 s. But a POST that the API answers 503 (its 2 s retry budget spent during a cut of every
+// Usually 20-35 s (the e-mail and webhook retry schedules drain after the load). But a POST that the API answers 503 (its 2 s retry budget spent during a cut of every
 // session, rare, more likely on a loaded machine) keeps its Idempotency-Key claimed, and the client's
 // retries with that key get 409 until the claim is abandoned, 60 s after it was made (docs/api.md, "Errors"):
 // the run must have room for that wait, or the timeout fails a run whose invariants all hold.
