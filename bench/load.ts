@@ -321,14 +321,22 @@ if (!values.url && values.only !== 'api' && !alone) {
   }
 }
 
-if (values.only === 'smtp') {
-  const cost = await smtpCost({ messages: Number(values.messages), concurrency: Number(values.concurrency), warmup: Math.ceil(Number(values.messages) / 10), from: config.notify.email.from, currency: config.payment.currency });
-  const text = smtpCostText(cost, `CPU per e-mail, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}`);
+/** The first line of a phase's text: what ran, when, on what, from which source, how busy the machine was. */
+const heading = (what: string) =>
+  `${what}, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}`;
+
+/** Prints a phase's text and keeps it, with its figures, as bench/results/<kind>-<time>.json and .md. */
+async function keepResults(kind: string, figures: unknown, text: string) {
   console.log(`\n${text}\n`);
   const stamp = new Date().toISOString().replaceAll(':', '-');
-  await Bun.write(new URL(`results/smtp-${stamp}.json`, import.meta.url), `${JSON.stringify(cost, null, 2)}\n`);
-  await Bun.write(new URL(`results/smtp-${stamp}.md`, import.meta.url), `${text}\n`);
-  console.log(`results: bench/results/smtp-${stamp}.json and .md`);
+  await Bun.write(new URL(`results/${kind}-${stamp}.json`, import.meta.url), `${JSON.stringify(figures, null, 2)}\n`);
+  await Bun.write(new URL(`results/${kind}-${stamp}.md`, import.meta.url), `${text}\n`);
+  console.log(`results: bench/results/${kind}-${stamp}.json and .md`);
+}
+
+if (values.only === 'smtp') {
+  const cost = await smtpCost({ messages: Number(values.messages), concurrency: Number(values.concurrency), warmup: Math.ceil(Number(values.messages) / 10), from: config.notify.email.from, currency: config.payment.currency });
+  await keepResults('smtp', cost, smtpCostText(cost, heading('CPU per e-mail')));
 } else if (values.only === 'pg') {
   const rate = Number(values.rate ?? 80);
   const profile = await profileDatabase({
@@ -342,12 +350,7 @@ if (values.only === 'smtp') {
     subscribers: Number(values.subscribers),
   });
   if (profile) {
-    const text = pgProfileText(profile, `PostgreSQL per order, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}; open loop ${rate}/s for ${seconds} s, the dev topology, mock provider`);
-    console.log(`\n${text}\n`);
-    const stamp = new Date().toISOString().replaceAll(':', '-');
-    await Bun.write(new URL(`results/pg-${stamp}.json`, import.meta.url), `${JSON.stringify(profile, null, 2)}\n`);
-    await Bun.write(new URL(`results/pg-${stamp}.md`, import.meta.url), `${text}\n`);
-    console.log(`results: bench/results/pg-${stamp}.json and .md`);
+    await keepResults('pg', profile, pgProfileText(profile, `${heading('PostgreSQL per order')}; open loop ${rate}/s for ${seconds} s, the dev topology, mock provider`));
   }
 } else if (values.only === 'retries') {
   const rate = Number(values.rate ?? 100);
@@ -365,15 +368,11 @@ if (values.only === 'smtp') {
     schedule: values['retry-schedule'],
   });
   const text = retryComparisonText(runs, [
-    `Retries on a schedule, ${new Date().toISOString()}: ${summary.machine.cores} cores, Bun ${summary.machine.bun}; source ${summary.source}; load average before: ${loadBefore}`,
+    heading('Retries on a schedule'),
     `open loop ${rate} orders/s for ${seconds} s per run, each on a fresh system; flaky issuer: every ${flaky.every}th order's first ${flaky.calls} calls fail;`,
     `PAYMENT_RETRY_SCHEDULE_MS=${values['retry-schedule']}, RETRY_MAX_ATTEMPTS=1; "other orders": those isFlaky(id, ${flaky.every}) does not pick, in both runs`,
   ].join('\n'));
-  console.log(`\n${text}\n`);
-  const stamp = new Date().toISOString().replaceAll(':', '-');
-  await Bun.write(new URL(`results/retries-${stamp}.json`, import.meta.url), `${JSON.stringify({ rate, seconds, flaky, schedule: values['retry-schedule'], runs }, null, 2)}\n`);
-  await Bun.write(new URL(`results/retries-${stamp}.md`, import.meta.url), `${text}\n`);
-  console.log(`results: bench/results/retries-${stamp}.json and .md`);
+  await keepResults('retries', { rate, seconds, flaky, schedule: values['retry-schedule'], runs }, text);
 } else {
   // With every system stopped, so pgbench and the services never compete for the cores.
   summary.pgbenchTps = await pgbenchCeiling(config.database.url, connections, Math.max(5, Math.round(seconds / 2)));
