@@ -170,7 +170,10 @@ describe('the customer e-mail', () => {
     const entry = entries.find(([, flat]) => flat.includes(id))!;
     for (let copy = 0; copy < 2; copy++) await pipeline.admin.xadd(pipeline.key(TOPOLOGY.CustomerEmail.stream), '*', ...entry[1]);
     await notify.waitForLine((l) => l.order_id === id && l.msg === 'already delivered; nothing to do', 'a copy seen');
-    await waitFor(async () => notify.lines.filter((l) => l.order_id === id && l.msg === 'already delivered; nothing to do').length === 2, { what: 'both copies seen' });
+    // Read in two batches, each copy finds the delivery sent; read in one (a CI run did), the second is
+    // that batch's copy of the first, which carries the work.
+    const copySeen = ['already delivered; nothing to do', 'a copy of an event in the same batch; its first entry delivers'];
+    await waitFor(async () => notify.lines.filter((l) => l.order_id === id && copySeen.includes(String(l.msg))).length === 2, { what: 'both copies seen' });
     expect(await mailTo(pipeline.system.mail, 'once@example.com')).toHaveLength(1);
     expect((await deliveryOf(pipeline, id, 'email'))!.attempts).toBe(1);
   });
