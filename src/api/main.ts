@@ -80,6 +80,7 @@ const orderFollowers = createOrderFollowers({
   telling: { restaurantWebhook: config.api.orderEvents.restaurantWebhook },
   log,
   onCount: (open) => metrics.orderEventStreams.set(open),
+  onChangeSent: (delaySeconds) => metrics.orderEventDelay.observe(delaySeconds),
 });
 const changesRedis = createRedisClient(redisTarget, { connectionName: `api:${config.consumer.consumerName}:changes`, log, commandTimeoutMs: config.redisCommandTimeoutMs, blockMs: config.consumer.blockMs });
 const orderChangeFeed = createOrderChangeFeed({

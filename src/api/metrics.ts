@@ -16,6 +16,12 @@ export function createApiMetrics(metrics: MetricsRegistry) {
     }),
     ordersCreated: new Counter({ name: 'orders_created_total', help: 'Orders placed (idempotent replays not counted)', registers }),
     orderEventStreams: new Gauge({ name: 'order_event_streams', help: 'GET /orders/{id}/events streams open in this process (at most SSE_MAX_CONNECTIONS)', registers }),
+    orderEventDelay: new Histogram({
+      name: 'order_event_delay_seconds',
+      help: "From a change's commit (payment outcome, delivery sent; PostgreSQL's clock) to its message written to the order's open streams here, once per change",
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
     providerWebhooks: new Counter({
       name: 'payment_provider_webhooks_total',
       help: 'Verified Stripe webhook events by what they did: recorded, known, duplicate, ignored, pending',

@@ -31,6 +31,9 @@ afterAll(async () => {
   await tdb.drop();
 });
 
+/** What the followers told of each change's delay from its commit to its streams, in seconds. */
+const delays: number[] = [];
+
 /** The app with its own followers: at most MAX streams, a keep-alive every 100 ms. */
 function build(maxConnections = MAX) {
   const hub = createOrderFollowers({
@@ -39,6 +42,7 @@ function build(maxConnections = MAX) {
     keepAliveMs: 100,
     telling: { restaurantWebhook: false },
     log: createLogger({ service: 'api', level: 'silent', destination: captureLines().stream }),
+    onChangeSent: (seconds) => delays.push(seconds),
 
   });
   return { app: createTestApp(tdb.db, { orderFollowers: hub, env: { ADMIN_TOKEN: TOKEN } }).app, followers: hub };
@@ -135,6 +139,34 @@ describe('GET /orders/{id}/events', () => {
     await keepAlivesPass(stream);
     expect(stream.messages).toHaveLength(2);
     expect(new Set(stream.messages.map((message) => message.id)).size).toBe(2);
+  });
+
+  it("tells each change's delay from its commit once, however many streams it went to, and nothing for a first state", async () => {
+    const orderId = await placeOrder();
+    const told = delays.length;
+    const [a, b] = [await follow(orderId), await follow(orderId)];
+    await Promise.all([a.waitForMessages(1), b.waitForMessages(1)]);
+    expect(delays.length).toBe(told);
+
+    const before = Date.now();
+    await pay(orderId);
+    await Promise.all([a.waitForMessages(2), b.waitForMessages(2)]);
+    const elapsed = Date.now() - before;
+    expect(delays.length).toBe(told + 1);
+    // Since the commit, which came after `before` (PostgreSQL's clock is this machine's; 1 ms for its rounding).
+    expect(delays.at(-1)!).toBeGreaterThanOrEqual(0);
+    expect(delays.at(-1)! * 1000).toBeLessThanOrEqual(elapsed + 1);
+
+    // A client arriving now gets the paid state as its first: no change on its way, nothing told.
+    const late = await follow(orderId);
+    await late.waitForMessages(1);
+    followers.changed([orderId]);
+    await keepAlivesPass(a);
+    expect(delays.length).toBe(told + 1);
+
+    await emailSent(orderId);
+    await Promise.all([a, b, late].map((stream) => stream.waitForEnd()));
+    expect(delays.length).toBe(told + 2);
   });
 
   it('ends after the last change; a reconnect with its id is answered 204, one without it gets the final state once', async () => {

@@ -89,6 +89,9 @@ describe('following an order from another replica', () => {
     expect(new Set(messages.map((message) => JSON.stringify(message.order))).size).toBe(messages.length);
     expect(last.order).toEqual(await readJson(await fetch(`${urlOf(replicaA)}/orders/${orderId}`)));
     await waitFor(async () => (await openStreams(replicaB)) === 0, { what: 'replica B to forget the finished stream' });
+    // B measured how late the changes reached its streams: at least the e-mail sent after the stream opened.
+    const delays = (await (await fetch(`${urlOf(replicaB)}/metrics`)).text()).match(/^order_event_delay_seconds_count\{[^}]*\} (\d+)/m);
+    expect(Number(delays?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it('gives a client that reconnects with Last-Event-ID the state it missed, once, and then a 204', async () => {

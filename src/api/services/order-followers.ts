@@ -39,6 +39,12 @@ export interface OrderFollowersOptions {
   log: Logger;
   /** Told the number of open streams whenever it changes (a gauge). */
   onCount?: (open: number) => void;
+  /**
+   * Told, once per change whatever the number of its streams, how long after its commit (PostgreSQL's
+   * clock) a change went out to them, in seconds (a histogram). A change in a client's first state is
+   * not told: that is a read, not a change on its way.
+   */
+  onChangeSent?: (delaySeconds: number) => void;
   /** Most orders one read takes. */
   maxPerRead?: number;
 }
@@ -61,6 +67,12 @@ export function messageOf(view: OrderView, masked: boolean): { id: string; data:
   return { id: Bun.hash(data).toString(36), data };
 }
 
+/** When each change an order's state shows was committed: its payment outcome, each delivery sent (ms since the epoch). */
+function changeTimes(view: OrderView): number[] {
+  const times = view.deliveries.flatMap((delivery) => (delivery.sentAt ? [Date.parse(delivery.sentAt)] : []));
+  return view.payment ? [Date.parse(view.payment.processedAt), ...times] : times;
+}
+
 /**
  * The open order event streams of this process, by order. Orders are read in rounds (read-rounds.ts):
  * every order due when a round starts (a change announced, a client arriving) is read in the same
@@ -69,8 +81,10 @@ export function messageOf(view: OrderView, masked: boolean): { id: string; data:
  * back. Changes come from the one reader of the process (`changed`); a reconnect of that reader
  * re-reads every followed order (`resync`). A client that leaves leaves nothing behind.
  */
-export function createOrderFollowers({ read, maxConnections, keepAliveMs, telling, log, onCount, maxPerRead = 500 }: OrderFollowersOptions) {
+export function createOrderFollowers({ read, maxConnections, keepAliveMs, telling, log, onCount, onChangeSent, maxPerRead = 500 }: OrderFollowersOptions) {
   const byOrder = new Map<string, Set<Follower>>();
+  /** Per followed order, the newest change commit its streams were sent (-Infinity: none yet); gone with the order's last client. */
+  const newestSent = new Map<string, number>();
   const reads = createReadRounds<string, OrderView>({
     read,
     maxPerRound: maxPerRead,
@@ -105,7 +119,10 @@ export function createOrderFollowers({ read, maxConnections, keepAliveMs, tellin
     follower.open = false;
     const followers = byOrder.get(follower.orderId);
     followers?.delete(follower);
-    if (followers?.size === 0) byOrder.delete(follower.orderId);
+    if (followers?.size === 0) {
+      byOrder.delete(follower.orderId);
+      newestSent.delete(follower.orderId);
+    }
     open--;
     onCount?.(open);
   }
@@ -126,6 +143,7 @@ export function createOrderFollowers({ read, maxConnections, keepAliveMs, tellin
       for (const follower of followers) end(follower, 'unreadable');
       return;
     }
+    tellDelays(orderId, view);
     const finished = isOrderFinished(view, telling);
     // At most two encodings per state: masked, and in full for the admin token.
     const messages = new Map<boolean, { id: string; data: string }>();
@@ -139,6 +157,17 @@ export function createOrderFollowers({ read, maxConnections, keepAliveMs, tellin
       }
       if (finished) end(follower, 'finished');
     }
+  }
+
+  /** The changes this state brings to the order's streams, each told with its delay; the first state read for an order brings none. */
+  function tellDelays(orderId: string, view: OrderView) {
+    const times = changeTimes(view);
+    const before = newestSent.get(orderId);
+    newestSent.set(orderId, Math.max(before ?? -Infinity, ...times));
+    if (before === undefined || !onChangeSent) return;
+    const now = Date.now();
+    // Clocks a little apart (PostgreSQL on another host) must not make a negative delay.
+    for (const time of times) if (time > before) onChangeSent(Math.max(0, now - time) / 1000);
   }
 
   return {
