@@ -66,7 +66,7 @@ import { profileDatabase } from './load/pg-profile.ts';
 import { pgProfileText } from './load/pg-profile-text.ts';
 import { printSummary, type Summary } from './load/summary.ts';
 import { findWrk, wrkLoad } from './load/wrk-driver.ts';
-import { startSubscribers } from './load/subscribers.ts';
+import { startSubscribers, writtenDelays } from './load/subscribers.ts';
 import { machine } from './machine.ts';
 import { spawnStripeSandbox } from '../scripts/lib/stripe-sandbox.ts';
 
@@ -271,8 +271,11 @@ if (!values.url && values.only !== 'api' && !alone) {
     const run = await onFreshSystem('e2e', services, async (target) => {
       await warmUp(target, true);
       const subscribers = startSubscribers({ baseUrl: target.baseUrl, databaseUrl: target.databaseUrl!, count: subscriberCount });
+      // The streams open before the clock starts: what is measured is the load with them open, not their connecting.
+      await subscribers.ready();
       const measured = await measure({ ...target, pids: { ...target.pids, subscribers: subscribers.pid } }, name, pace, seconds, true);
-      return { ...measured, subscribers: await subscribers.stop() };
+      const written = await writtenDelays(target.baseUrl);
+      return { ...measured, subscribers: { ...(await subscribers.stop()), written } };
     });
     summary.runs.push({ name: `${name}, ${subscriberCount} streams`, ...run });
     return run;

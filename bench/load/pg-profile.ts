@@ -135,6 +135,9 @@ export async function profileDatabase(options: PgProfileOptions): Promise<PgProf
         await builtinLoad(baseUrl, 'warm-up', { kind: 'open', rate: options.rate }, options.warmupSeconds);
         await waitUntilNotified(system.database.url, from);
       }
+      // The streams open before anything is counted: their connecting is not the orders' work.
+      const subscribers = options.subscribers > 0 ? startSubscribers({ baseUrl, databaseUrl: system.database.url, count: options.subscribers }) : undefined;
+      await subscribers?.ready();
       await resetStatements(profiler);
       const before = await readCounters(profiler);
       const walFrom = await currentWalLsn(profiler);
@@ -142,7 +145,6 @@ export async function profileDatabase(options: PgProfileOptions): Promise<PgProf
       const backendCpu = await countBackendCpu(profiler);
       const from = new Date();
       const stopPolling = pollLikeOperators(baseUrl, started.map((service) => `http://127.0.0.1:${service.port}/metrics`));
-      const subscribers = options.subscribers > 0 ? startSubscribers({ baseUrl, databaseUrl: system.database.url, count: options.subscribers }) : undefined;
       const load = await builtinLoad(baseUrl, `${options.rate}/s`, { kind: 'open', rate: options.rate }, options.seconds);
       await waitUntilNotified(system.database.url, from);
       const cpuSeconds = await cpu.stop();

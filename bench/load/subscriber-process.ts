@@ -12,7 +12,8 @@
  *
  * For each message that brings a payment outcome or a sent delivery, the delay from that change's
  * commit (payment_attempts.created_at, deliveries.sent_at: PostgreSQL's clock, the same machine) to
- * its arrival here. On SIGTERM, prints its figures as one JSON line.
+ * its arrival here. Prints `{"watchersOpen"}` once every watcher's stream is open, and on SIGTERM its
+ * figures, each as one JSON line.
  */
 import { createParser } from 'eventsource-parser';
 import postgres from 'postgres';
@@ -95,6 +96,13 @@ function changesIn(previous: OrderView, current: OrderView): number[] {
   return committed;
 }
 
+// Said once on stdout when every watcher's stream is open: the load starts after, so the measured run
+// has its N streams open throughout, not N clients connecting at once in its first seconds.
+let watchersOpen = 0;
+function watcherOpened() {
+  if (++watchersOpen === count) console.log(JSON.stringify({ watchersOpen }));
+}
+
 /** Follows one order until its stream ends (true) or the run does. */
 async function follow(orderId: string, { customer }: { customer: boolean }): Promise<boolean> {
   const abort = new AbortController();
@@ -112,6 +120,7 @@ async function follow(orderId: string, { customer }: { customer: boolean }): Pro
     opened++;
     if (customer) followedLive++;
     open++;
+    if (!customer) watcherOpened();
     if (customer) customersOpen++;
     counted = true;
     let previous: OrderView | undefined;
@@ -124,12 +133,11 @@ async function follow(orderId: string, { customer }: { customer: boolean }): Pro
         previous = order;
       },
     });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return true;
-      parser.feed(value);
-    }
+    // Read and decoded here, not through a TextDecoderStream: a pipe is one more stream, and more
+    // promise turns, between the socket and the parser, in the clock of every message.
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
+    return true;
   } catch (error) {
     // Stopping ends the read with an AbortError: that is no error.
     if (!abort.signal.aborted) {
