@@ -98,9 +98,11 @@ function changesIn(previous: OrderView, current: OrderView): number[] {
 
 // Said once on stdout when every watcher's stream is open: the load starts after, so the measured run
 // has its N streams open throughout, not N clients connecting at once in its first seconds.
-let watchersOpen = 0;
-function watcherOpened() {
-  if (++watchersOpen === count) console.log(JSON.stringify({ watchersOpen }));
+// (By order: a watcher that opens its stream again after it ended counts once.)
+const watchersOpened = new Set<string>();
+function watcherOpened(orderId: string) {
+  if (watchersOpened.size === count || watchersOpened.add(orderId).size < count) return;
+  console.log(JSON.stringify({ watchersOpen: count }));
 }
 
 /** Follows one order until its stream ends (true) or the run does. */
@@ -120,7 +122,7 @@ async function follow(orderId: string, { customer }: { customer: boolean }): Pro
     opened++;
     if (customer) followedLive++;
     open++;
-    if (!customer) watcherOpened();
+    if (!customer) watcherOpened(orderId);
     if (customer) customersOpen++;
     counted = true;
     let previous: OrderView | undefined;
