@@ -18,7 +18,7 @@ import { createApp } from './app.ts';
 import { purgeExpiredIdempotencyKeys } from './services/idempotency.ts';
 import { createOrderChangeFeed, createOrderChanges } from '../shared/pipeline/order-changes.ts';
 import { withDbRetry } from './services/db-retry.ts';
-import { findOrders } from './services/get-order.ts';
+import { createOrderReads } from './services/get-order.ts';
 import { createOrderFollowers } from './services/order-followers.ts';
 
 const config = loadConfigOrExit(Bun.env);
@@ -73,8 +73,9 @@ const streamsDb = createDb(config.database.url, {
   applicationName: 'api-streams',
   indexLookupsOnly: true,
 });
+const streamReads = createOrderReads(streamsDb.db);
 const orderFollowers = createOrderFollowers({
-  read: (orderIds) => withDbRetry(() => findOrders(streamsDb.db, orderIds), config.api.dbRetry),
+  read: (orderIds) => withDbRetry(() => streamReads.findOrders(orderIds), config.api.dbRetry),
   maxConnections: config.api.orderEvents.maxConnections,
   keepAliveMs: config.api.orderEvents.keepAliveMs,
   telling: { restaurantWebhook: config.api.orderEvents.restaurantWebhook },

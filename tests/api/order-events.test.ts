@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test';
-import { findOrders } from '../../src/api/services/get-order.ts';
+import { createOrderReads } from '../../src/api/services/get-order.ts';
 import { createOrderFollowers, type OrderFollowers } from '../../src/api/services/order-followers.ts';
 import { seedMenu } from '../../src/shared/db/seed.ts';
 import { recordOutcomes } from '../../src/shared/payments/payment-outcomes.ts';
@@ -36,8 +36,9 @@ const delays: number[] = [];
 
 /** The app with its own followers: at most MAX streams, a keep-alive every 100 ms. */
 function build(maxConnections = MAX) {
+  const reads = createOrderReads(tdb.db);
   const hub = createOrderFollowers({
-    read: (orderIds) => findOrders(tdb.db, orderIds),
+    read: (orderIds) => reads.findOrders(orderIds),
     maxConnections,
     keepAliveMs: 100,
     telling: { restaurantWebhook: false },

@@ -19,7 +19,7 @@ import { isAdmin } from '../plugins/admin-auth.ts';
 import { jsonBody } from '../plugins/json-body.ts';
 import { requestContext } from '../plugins/request-context.ts';
 import { openApiResponses } from '../openapi.ts';
-import { getOrder } from '../services/get-order.ts';
+import { createOrderReads } from '../services/get-order.ts';
 import { keyTiming, parseIdempotencyKey } from '../services/idempotency.ts';
 import { withMaskedEmail } from '../services/order-view.ts';
 import { placeOrder } from '../services/place-order.ts';
@@ -56,6 +56,7 @@ const getOrderResponses = {
 
 export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
   const timing = keyTiming(config.statementTimeoutMs);
+  const reads = createOrderReads(db);
   return new Elysia()
     .use(requestContext(log, metrics))
     .use(jsonBody(config.bodyLimitBytes))
@@ -71,6 +72,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
           timing,
           retry: config.dbRetry,
           outbox,
+          reads,
           paymentMethodRequired: config.paymentMethodRequired,
         });
         if (!result.replayed) {
@@ -109,7 +111,7 @@ export function ordersRoutes({ db, log, config, outbox, metrics }: AppDeps) {
     .get(
       '/orders/:id',
       async ({ params, request }) => {
-        const order = await getOrder(db, params.id, config.dbRetry);
+        const order = await reads.getOrder(params.id, config.dbRetry);
         return isAdmin(request, config.adminToken) ? order : withMaskedEmail(order);
       },
       {

@@ -6,7 +6,7 @@ import { IdempotencyKeyInProgress, MenuItemNotFound, MenuItemUnavailable, Paymen
 import { MAX_QUANTITY, type OrderLine, type OrderView, type PlaceOrderBody } from '../models/order.ts';
 import { errorCode, UNIQUE_VIOLATION } from '../../shared/db/connection-error.ts';
 import { withDbRetry, type DbRetryOptions } from './db-retry.ts';
-import { findOrder } from './get-order.ts';
+import type { OrderReads } from './get-order.ts';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -45,6 +45,8 @@ export interface PlaceOrderOptions {
   retry: DbRetryOptions;
   /** Stages the `orders.placed` event written with the order. */
   outbox: OutboxWriter;
+  /** Where a retry or a replay reads the order it wrote (or another request did). */
+  reads: OrderReads;
   /** A live provider: an order without a paymentMethodId is refused (422) before anything is written. */
   paymentMethodRequired?: boolean;
 }
@@ -64,7 +66,7 @@ export interface PlaceOrderOptions {
 export async function placeOrder(
   db: Database,
   input: PlaceOrderBody,
-  { requestId, idempotency, timing, retry, outbox, paymentMethodRequired = false }: PlaceOrderOptions,
+  { requestId, idempotency, timing, retry, outbox, reads, paymentMethodRequired = false }: PlaceOrderOptions,
 ): Promise<IdempotentResponse<OrderView>> {
   if (paymentMethodRequired && !input.paymentMethodId) throw new PaymentMethodRequired();
   const pg = db.$client;
@@ -82,7 +84,7 @@ export async function placeOrder(
     return { status: stored.status, body: stored.body, replayed: false };
   };
   const committed = async (): Promise<IdempotentResponse<OrderView> | undefined> => {
-    const order = await findOrder(db, orderId);
+    const order = await reads.findOrder(orderId);
     return order && created(order);
   };
   /** What the key says when this request may not write under it: a stored or recoverable answer, or 409. */
@@ -90,7 +92,7 @@ export async function placeOrder(
     if (claim.kind === 'replay') return { status: claim.status, body: claim.body, replayed: true };
     if (claim.kind === 'orphaned') {
       // Its request wrote the order and has not stored the answer: store it now, from the order.
-      const order = (await findOrder(db, claim.orderId))!;
+      const order = (await reads.findOrder(claim.orderId))!;
       const stored = await completeIdempotencyKey(pg, key!, order.id, 201, order);
       return { status: stored.status, body: stored.body, replayed: true };
     }
@@ -116,7 +118,7 @@ export async function placeOrder(
       .catch(async (error: unknown) => {
         // Our own id already taken: an earlier try of this request committed after all.
         if (errorCode(error) === UNIQUE_VIOLATION) {
-          const found = await findOrder(db, orderId);
+          const found = await reads.findOrder(orderId);
           if (found) return { written: 'before' as const, order: found };
         }
         throw error;
