@@ -28,9 +28,11 @@
  *   bun run bench --only api --profile /tmp/prof # one phase (api or e2e), services under bun --cpu-prof
  *   bun run bench --smol                         # services under bun --smol (smaller heap)
  *   bun run bench --history 100000               # each database starts with 100,000 past orders, analyzed
- *   bun run bench --only e2e --subscribers 1000  # the saturated run and the open loop again, each with 1,000
- *                                                # GET /orders/{id}/events streams open, following its orders:
+ *   bun run bench --only e2e --subscribers 1000  # the saturated run, the search for the highest rate kept up
+ *                                                # with and the open loop again, each with 1,000 GET
+ *                                                # /orders/{id}/events streams open, following its orders:
  *                                                # throughput with and without, commit-to-stream, the API's RSS
+ *                                                # (with --rate: no search, the saturated throughput only)
  *   bun run bench --only retries --rate 100 --duration 15 [--flaky-every 5 --flaky-calls 3 --retry-schedule 1000,2000,4000]
  *   bun run bench --only smtp [--messages 5000 --concurrency 32]
  *   bun run bench --only pg --duration 20 [--rate 80 --subscribers 100]
@@ -266,7 +268,7 @@ if (!values.url && values.only !== 'api' && !alone) {
   summary.runs.push({ name: 'end to end', ...saturated });
   const subscriberCount = Number(values.subscribers);
   /** A run as onPipeline's, on a fresh system, with `--subscribers` clients following its orders live (bench/load/subscribers.ts). */
-  const withStreams = async (name: string, pace: Pace) => {
+  const withStreams = async (name: string, pace: Pace, listed = true) => {
     console.log(`${name}, ${subscriberCount} streams open`);
     const run = await onFreshSystem('e2e', services, async (target) => {
       await warmUp(target, true);
@@ -277,7 +279,7 @@ if (!values.url && values.only !== 'api' && !alone) {
       const written = await writtenDelays(target.baseUrl);
       return { ...measured, subscribers: { ...(await subscribers.stop()), written } };
     });
-    summary.runs.push({ name: `${name}, ${subscriberCount} streams`, ...run });
+    if (listed) summary.runs.push({ name: `${name}, ${subscriberCount} streams`, ...run });
     return run;
   };
   if (subscriberCount > 0) {
@@ -296,6 +298,21 @@ if (!values.url && values.only !== 'api' && !alone) {
     });
     summary.maximum = { rate: found.rate, steps: found.steps.map((step) => ({ rate: step.rate, kept: step.kept })) };
     summary.runs.push(...found.steps.map((step) => ({ ...measured.get(step.rate)!, name: `step ${step.rate}/s: ${step.kept ? 'kept up' : 'fell behind'}` })));
+    if (summary.subscribers) {
+      // The same search with the streams open: capacity against capacity. A saturated closed loop
+      // also measures how the CPU split between the API taking orders and the workers, which moves by
+      // +-10 % from one fresh system to the next. Searched downwards from the rate kept without them.
+      console.log(`highest rate kept up with, ${subscriberCount} streams open`);
+      const withMeasured = new Map<number, Measured>();
+      const followedKept = await maxKeptRate(found.rate * 0.8, found.rate * 1.05 + 1, async (stepRate) => {
+        const step = await withStreams(`${stepRate}/s`, { kind: 'paced', rate: stepRate }, false);
+        withMeasured.set(stepRate, step);
+        summary.subscribers!.apiRssMb = Math.max(summary.subscribers!.apiRssMb ?? 0, step.rssMb.api ?? 0);
+        return { load: step.load, pipeline: step.pipeline! };
+      });
+      summary.subscribers.kept = { without: found.rate, with: followedKept.rate };
+      summary.runs.push(...followedKept.steps.map((step) => ({ ...withMeasured.get(step.rate)!, name: `step ${step.rate}/s, ${subscriberCount} streams: ${step.kept ? 'kept up' : 'fell behind'}` })));
+    }
     rate = Math.max(1, Math.round(found.rate / 2));
     if (providerLatencyMs !== undefined) {
       // The same search with the provider taking its time: handlers wait on the network, not the CPU.
