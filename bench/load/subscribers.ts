@@ -80,13 +80,19 @@ export function startSubscribers({ baseUrl, databaseUrl, count }: { baseUrl: str
   });
   return {
     pid: child.pid,
-    /** Resolves once every watcher's stream is open; rejects if that takes longer than `deadlineMs` or the process ends first. */
+    /**
+     * Resolves once every watcher's stream is open; rejects if that takes longer than `deadlineMs` or the
+     * process ends first. A process that is late is killed: nothing would stop() it after the rejection.
+     */
     async ready(deadlineMs = 60_000): Promise<void> {
       let timer: Timer | undefined;
       const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the subscribers' ${count} streams were not all open after ${deadlineMs} ms`)), deadlineMs)));
       const gone = child.exited.then((code) => Promise.reject(new Error(`the subscribers exited with ${code} before their streams were open`)));
       try {
         await Promise.race([opened, late, gone]);
+      } catch (error) {
+        child.kill('SIGKILL');
+        throw error;
       } finally {
         clearTimeout(timer);
       }
