@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { errorCode, UNIQUE_VIOLATION } from '../shared/db/connection-error.ts';
 
 /** PostgreSQL's record of each order's provider intent (payment_intents), each write its own commit. */
 export interface IntentRecords {
@@ -15,14 +16,26 @@ export interface IntentRecords {
 export function createIntentRecords(sql: Sql): IntentRecords {
   return {
     async record(orderId, intentId, status) {
-      const [row] = await sql<{ intent_id: string }[]>`
-        insert into payment_intents (order_id, intent_id, status) values (${orderId}, ${intentId}, ${status})
-        on conflict (order_id) do update set
-          intent_id = coalesce(payment_intents.intent_id, excluded.intent_id),
-          status = case when payment_intents.intent_id is null or payment_intents.intent_id = excluded.intent_id then excluded.status else payment_intents.status end,
-          updated_at = now()
-        returning intent_id`;
-      return row!.intent_id;
+      // Two attempts of one order get the same intent back (one key) and may record it at the same moment.
+      // ON CONFLICT (order_id) arbitrates only the order's index: the later insert meets the earlier one on
+      // the intent id's unique index instead and fails there (23505) once it commits. Asked again, the
+      // statement finds the committed row and takes the conflict path. Bounded: an intent id recorded for
+      // another order (never, since the key and metadata carry the order) fails the same way every time.
+      for (let tries = 1; ; tries++) {
+        try {
+          const [row] = await sql<{ intent_id: string }[]>`
+            insert into payment_intents (order_id, intent_id, status) values (${orderId}, ${intentId}, ${status})
+            on conflict (order_id) do update set
+              intent_id = coalesce(payment_intents.intent_id, excluded.intent_id),
+              status = case when payment_intents.intent_id is null or payment_intents.intent_id = excluded.intent_id then excluded.status else payment_intents.status end,
+              updated_at = now()
+            returning intent_id`;
+          return row!.intent_id;
+        } catch (error) {
+          if (tries < 3 && errorCode(error) === UNIQUE_VIOLATION) continue;
+          throw error;
+        }
+      }
     },
     async nextCreateSeq(orderId, afterSeq) {
       await sql`
